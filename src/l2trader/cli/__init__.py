@@ -1,0 +1,1 @@
+"""The ``l2trader`` command line (typer + rich)."""

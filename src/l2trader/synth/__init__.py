@@ -1,0 +1,1 @@
+"""Seeded synthetic L2 market generator (the embedded default data)."""

@@ -1,0 +1,37 @@
+"""Shipped test kit: event builders, random streams and the reference book."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from l2trader.book.reference import ReferenceBook
+from l2trader.schema import EVENT_DTYPE, F_LAST, KIND_BOOK
+
+__all__ = ["ReferenceBook", "make_events"]
+
+
+def make_events(
+    levels: Sequence[tuple[int, float, int]],
+    *,
+    ts_recv: int = 0,
+    kind: int = KIND_BOOK,
+    batch: bool = True,
+) -> np.ndarray:
+    """Build a C1 array from ``(price_ticks, qty, side)`` triples.
+
+    With ``batch`` the rows form one message (``F_LAST`` on the last row only);
+    otherwise every row is its own message.
+
+    Examples
+    --------
+    >>> make_events([(100, 1.0, 1), (101, 2.0, -1)])["flags"].tolist()
+    [0, 1]
+    """
+    out = np.zeros(len(levels), dtype=EVENT_DTYPE)
+    for i, (price, qty, side) in enumerate(levels):
+        out[i] = (ts_recv, ts_recv, -1, price, qty, kind, side, 0 if batch else F_LAST)
+    if len(out):
+        out["flags"][-1] |= F_LAST
+    return out
