@@ -33,6 +33,7 @@ __all__ = [
     "EventKind",
     "Side",
     "empty_events",
+    "field_table",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -130,3 +131,18 @@ def empty_events(n: int) -> np.ndarray:
     48
     """
     return np.zeros(n, dtype=EVENT_DTYPE)
+
+
+def field_table(dtype: np.dtype, docs: dict[str, tuple[str, str]]) -> str:
+    """Markdown table (name, dtype, unit, meaning) of a record dtype: contract pages embed it.
+
+    Examples
+    --------
+    >>> print(field_table(EVENT_DTYPE, EVENT_FIELD_DOCS).splitlines()[2])
+    | `ts_exch` | `int64` | ns | venue/matching-engine time; -1 if the source has none |
+    """
+    rows = ["| field | dtype | unit | meaning |", "|---|---|---|---|"]
+    for name in dtype.names or ():
+        unit, meaning = docs[name]
+        rows.append(f"| `{name}` | `{dtype.fields[name][0]}` | {unit} | {meaning} |")  # type: ignore[index]
+    return "\n".join(rows)

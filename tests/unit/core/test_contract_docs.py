@@ -1,0 +1,16 @@
+"""The contract pages embed tables generated from schema.py; they must not drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from l2trader.schema import EVENT_DTYPE, EVENT_FIELD_DOCS, field_table
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "contracts"
+
+
+def test_events_contract_table_matches_schema() -> None:
+    text = (DOCS / "events.md").read_text()
+    begin = text.index("-->", text.index("BEGIN GENERATED")) + len("-->")
+    end = text.index("<!-- END GENERATED")
+    assert text[begin:end].strip() == field_table(EVENT_DTYPE, EVENT_FIELD_DOCS)
