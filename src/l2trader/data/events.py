@@ -95,4 +95,9 @@ def collect(chunks: Iterable[np.ndarray]) -> np.ndarray:
     parts = [c for c in chunks if len(c)]
     if not parts:
         return np.zeros(0, dtype=EVENT_DTYPE)
-    return np.ascontiguousarray(np.concatenate(parts))
+    out = np.zeros(sum(len(p) for p in parts), dtype=EVENT_DTYPE)  # zeroed padding bytes
+    start = 0
+    for part in parts:
+        out[start : start + len(part)] = part
+        start += len(part)
+    return out
