@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from l2trader.data.report import ValidationReport
-from l2trader.schema import EVENT_DTYPE, F_LAST
+from l2trader.schema import EVENT_DTYPE, F_GAP_BEFORE, F_LAST
 
 __all__ = ["EventBuffer", "EventSource", "collect"]
 
@@ -45,17 +45,21 @@ class EventBuffer:
     def end_message(self, extra_flags: int = 0) -> None:
         """Close the current venue message: OR ``F_LAST | extra_flags`` into its last row.
 
-        ``extra_flags`` (e.g. ``F_GAP_BEFORE``) is applied to the first row of the message
-        when it is ``F_GAP_BEFORE`` and to every row when it is ``F_REPAIRED``.
+        ``F_GAP_BEFORE`` in ``extra_flags`` goes on the message's first row only; any other
+        bit (e.g. ``F_REPAIRED``) goes on every row of the message.
         """
         if len(self._rows) == self._open_from:
             return
         last = self._rows[-1]
         self._rows[-1] = (*last[:7], last[7] | F_LAST)
-        if extra_flags:
+        if extra_flags & F_GAP_BEFORE:
+            first = self._rows[self._open_from]
+            self._rows[self._open_from] = (*first[:7], first[7] | F_GAP_BEFORE)
+        if extra_flags & ~F_GAP_BEFORE:
+            rest = extra_flags & ~F_GAP_BEFORE
             for i in range(self._open_from, len(self._rows)):
                 row = self._rows[i]
-                self._rows[i] = (*row[:7], row[7] | extra_flags)
+                self._rows[i] = (*row[:7], row[7] | rest)
         self._open_from = len(self._rows)
 
     def discard_message(self) -> None:

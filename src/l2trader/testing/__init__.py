@@ -8,8 +8,9 @@ import numpy as np
 
 from l2trader.book.reference import ReferenceBook
 from l2trader.schema import EVENT_DTYPE, F_LAST, KIND_BOOK
+from l2trader.testing.streams import event_streams, random_events, realistic_events
 
-__all__ = ["ReferenceBook", "make_events"]
+__all__ = ["ReferenceBook", "event_streams", "make_events", "random_events", "realistic_events"]
 
 
 def make_events(

@@ -1,0 +1,34 @@
+"""``l2trader`` command line: synth, ingest, catalog, replay and the end-to-end demo."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from l2trader.cli import catalog_cmd, demo_cmd, ingest_cmd, replay_cmd, synth_cmd
+from l2trader.errors import L2TraderError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="l2trader",
+    help="Level-2 order book trading: ingest raw depth data, rebuild the book exactly, replay.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("synth")(synth_cmd.synth)
+app.command("ingest")(ingest_cmd.ingest)
+app.command("replay")(replay_cmd.replay)
+app.command("demo")(demo_cmd.demo)
+app.add_typer(catalog_cmd.app, name="catalog")
+
+
+def main() -> None:
+    """Console-script entry point: typed l2trader errors print one clear line, exit code 2."""
+    try:
+        app()
+    except L2TraderError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
