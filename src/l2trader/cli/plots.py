@@ -24,7 +24,8 @@ def plot_book_frame(frame_path: Path, png: Path, title: str) -> Path | None:
     except ImportError:
         return None
     df = pl.read_parquet(frame_path)
-    step = max(1, df.height // MAX_POINTS)
+    n_states = df.height
+    step = max(1, n_states // MAX_POINTS)
     df = df.gather_every(step)
     ts = df["ts_recv"].to_numpy().astype("datetime64[ns]")
     bid, ask = df["bid_px_1"].to_numpy(), df["ask_px_1"].to_numpy()
@@ -43,7 +44,7 @@ def plot_book_frame(frame_path: Path, png: Path, title: str) -> Path | None:
     n_levels = len(depth_cols) // 2
     axes[2].set_ylabel(f"depth, top {n_levels} (base units)")
     axes[2].legend(loc="upper right")
-    fig.suptitle(f"{title}: {df.height * step:,} book states (every {step}th shown)")
+    fig.suptitle(f"{title}: {n_states:,} book states (every {step}th shown)")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)

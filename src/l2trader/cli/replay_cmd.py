@@ -17,6 +17,7 @@ from l2trader.cli.ingest_cmd import resolve_instrument
 from l2trader.cli.progress import console, event_progress, rate_text
 from l2trader.data.catalog import Catalog
 from l2trader.data.instruments import Instrument
+from l2trader.testing import make_events
 from l2trader.units import from_ticks
 
 __all__ = ["ReplaySummary", "replay", "replay_to_parquet"]
@@ -66,6 +67,7 @@ def replay_to_parquet(
         for p in cat.partitions(instrument.venue, instrument.symbol)
         if (start is None or p.date >= start) and (end is None or p.date <= end)
     )
+    Replayer(levels=levels).feed(make_events([(1, 1.0, 1)]))  # load the JIT cache untimed
     replayer = Replayer(levels=levels)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")

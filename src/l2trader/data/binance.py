@@ -108,7 +108,7 @@ class BinanceDepthReader:
 
     def chunks(self) -> Iterator[np.ndarray]:
         """Yield C1 ``EVENT_DTYPE`` chunks; ``report`` and ``stats`` restart on each call."""
-        self.report = ValidationReport(self.source, self.policy)
+        self.report.reset()
         self.stats = Counter()
         for chunk in _Pass(self).run():
             self.report.events_out += len(chunk)

@@ -125,6 +125,13 @@ class ValidationReport:
         if raw is not None:
             self.quarantined.append(QuarantinedRow(self.source, line, code, raw))
 
+    def reset(self) -> None:
+        """Forget every issue and counter, in place (callers keep the same object)."""
+        self.issues.clear()
+        self.quarantined.clear()
+        self.counts.clear()
+        self.rows_in = self.rows_skipped = self.events_out = 0
+
     @property
     def ok(self) -> bool:
         """True when no issue was found."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
 import gzip
-import heapq
 import json
 from pathlib import Path
 
@@ -67,6 +67,26 @@ def load_usdm_events(path: Path) -> np.ndarray:
     return np.array(rows, dtype=EVENT_DTYPE)
 
 
+def _sync_sorted(
+    prices: dict[int, list[int]], ref: ReferenceBook, kind: int, side: int, price: int
+) -> None:
+    """Keep sorted price lists in step with the reference dicts (fast top-N for the oracle)."""
+    if kind == KIND_CLEAR:
+        for s in (1, -1):
+            if side in (s, 0):
+                prices[s] = []
+        return
+    if kind == KIND_TRADE:
+        return
+    keys, levels = prices[side], ref.bids if side == 1 else ref.asks
+    k = bisect.bisect_left(keys, price)
+    present = k < len(keys) and keys[k] == price
+    if price in levels and not present:
+        keys.insert(k, price)
+    elif price not in levels and present:
+        del keys[k]
+
+
 @pytest.mark.shared_data
 def test_replay_equals_reference_after_every_message_on_binance_usdm(shared_data):
     events = load_usdm_events(shared_data / FILE)
@@ -76,14 +96,17 @@ def test_replay_equals_reference_after_every_message_on_binance_usdm(shared_data
     half = len(events) // 2  # two chunks: state carried across the split
     frame_a, frame_b = rp.feed(events[:half]), rp.feed(events[half:])
 
+    prices: dict[int, list[int]] = {1: [], -1: []}  # sorted keys of ref.bids / ref.asks
     rows = 0
     last = np.flatnonzero(events["flags"] & F_LAST)
     for i, e in enumerate(events):
-        ref.apply(int(e["kind"]), int(e["side"]), int(e["price_ticks"]), float(e["qty"]))
+        kind, side, price = int(e["kind"]), int(e["side"]), int(e["price_ticks"])
+        ref.apply(kind, side, price, float(e["qty"]))
+        _sync_sorted(prices, ref, kind, side, price)
         if e["flags"] & F_LAST:
             frame, r = (frame_a, rows) if rows < len(frame_a) else (frame_b, rows - len(frame_a))
-            bids = heapq.nlargest(LEVELS, ref.bids.items())
-            asks = heapq.nsmallest(LEVELS, ref.asks.items())
+            bids = [(p, ref.bids[p]) for p in prices[1][: -LEVELS - 1 : -1]]
+            asks = [(p, ref.asks[p]) for p in prices[-1][:LEVELS]]
             assert frame_levels(frame, r) == (bids, asks), f"message ending at event {i}"
             rows += 1
     book = OrderBook()
