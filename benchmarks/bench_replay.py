@@ -42,7 +42,7 @@ from _bench_common import (
     write_json,
 )
 
-from l2trader.schema import KIND_BOOK, KIND_SNAPSHOT
+from l2trader.schema import EVENT_DTYPE, KIND_BOOK, KIND_SNAPSHOT
 
 CHUNK = 262_144
 LEVELS = 10
@@ -58,6 +58,15 @@ def bare_apply_nb(events: np.ndarray, q: np.ndarray, base: int) -> float:
         if e["kind"] == KIND_BOOK or e["kind"] == KIND_SNAPSHOT:
             q[0 if e["side"] == 1 else 1, e["price_ticks"] - base] = e["qty"]
     return q.sum()
+
+
+def load_events(npy: str | Path) -> np.ndarray:
+    """A saved C1 ``.npy`` as an ``EVENT_DTYPE`` array (``np.save`` drops the alignment)."""
+    raw = np.load(npy)
+    out = np.zeros(len(raw), dtype=EVENT_DTYPE)
+    for name in raw.dtype.names or ():
+        out[name] = raw[name]
+    return out
 
 
 def replay_chunks(chunks: Any) -> int:
@@ -84,7 +93,7 @@ def write_catalog(root: Path, events: np.ndarray, sym: tuple[str, str], marker: 
 
 def phase_replay(npy: str, sym: list[str], rep: int) -> dict[str, Any]:
     """Child: ours (array + catalog) and bare numba on one stream; best of ``rep``."""
-    events = np.load(npy)
+    events = load_events(npy)
     chunks = [events[i : i + CHUNK] for i in range(0, len(events), CHUNK)]
     sel = (events["kind"] == KIND_BOOK) | (events["kind"] == KIND_SNAPSHOT)
     lo, hi = int(events["price_ticks"][sel].min()), int(events["price_ticks"][sel].max())
@@ -143,7 +152,7 @@ def phase_days(root: str, start: str, end: str) -> dict[str, Any]:
     """Child: stream ``start..end`` from the catalog through the Replayer; RSS after it."""
     from l2trader.data.catalog import Catalog
 
-    replay_chunks([np.load(CACHE / "usdm_events.npy")[:10_000]])
+    replay_chunks([load_events(CACHE / "usdm_events.npy")[:10_000]])
     cat = Catalog(root)
     base = rss_mb()
     t0 = time.perf_counter()

@@ -18,13 +18,12 @@ every kernel here: :class:`l2trader.book.reference.ReferenceBook` (``tests/unit/
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Final, TypeVar, cast
+from typing import Final
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from l2trader._numba import njit_inline, njit_nrt_free
 from l2trader.schema import NO_ASK_TICKS, NO_BID_TICKS
 
 __all__ = [
@@ -43,26 +42,6 @@ __all__ = [
     "regrid_nb",
     "set_level_nb",
 ]
-
-F = TypeVar("F", bound=Callable[..., Any])
-_NRT_FREE: Final[dict[str, Any]] = {"cache": True, "nogil": True, "_nrt": False}
-_FORCE_INLINE: Final[dict[str, Any]] = {**_NRT_FREE, "forceinline": True}
-
-
-def njit_nrt_free(func: F) -> F:
-    """Like ``l2trader._numba.njit_cached`` but without the numba runtime (NRT).
-
-    Kernels compiled this way cannot allocate; in exchange numba emits no reference
-    counting around calls between them, which otherwise costs atomic increments per
-    event and blocks inlining (measured 5x slower book replay).
-    """
-    return cast(F, numba.njit(**_NRT_FREE)(func))
-
-
-def njit_inline(func: F) -> F:
-    """:func:`njit_nrt_free` plus LLVM ``alwaysinline``: for small helpers of the hot loop."""
-    return cast(F, numba.njit(**_FORCE_INLINE)(func))
-
 
 IST_BASE: Final = 0
 """ist slots 0/1: price (ticks) of window index 0, bid/ask."""
