@@ -5,8 +5,9 @@ Run: .venv/bin/python benchmarks/bench_replay.py [--synthetic-events N] [--repea
 
 Streams: the real Binance USD-M capture (C1 events from our reader) and a synthetic stream
 of ``--synthetic-events`` from ``generate`` (cached in /tmp/l2trader-bench-cache). Timed:
-``Replayer(levels=10).feed`` over 262,144-event chunks of the in-memory array (frames are
-produced and dropped), the same from ``Catalog.read`` (Parquet decode included), and
+``Replayer(levels=10).feed(chunk, reuse=True)`` over 262,144-event chunks of the in-memory
+array (frames go into a reused buffer and are dropped), the same from ``Catalog.read``
+(Parquet decode included), and
 ``bare_apply_nb`` (writes qty into a preallocated dense price array; no best tracking, no
 frame: a ceiling, not a book). Each phase runs in a fresh spawned process (clean peak
 RSS), JIT warmed up untimed, best of ``--repeat``. Then 1, 2, 4 synthetic days are replayed
@@ -74,7 +75,7 @@ def replay_chunks(chunks: Any) -> int:
     from l2trader.book.replay import Replayer
 
     rp = Replayer(levels=LEVELS)
-    return sum(len(rp.feed(c)) for c in chunks)
+    return sum(len(rp.feed(c, reuse=True)) for c in chunks)
 
 
 def write_catalog(root: Path, events: np.ndarray, sym: tuple[str, str], marker: Path) -> Any:
@@ -162,7 +163,7 @@ def phase_days(root: str, start: str, end: str) -> dict[str, Any]:
     rp = Replayer(levels=LEVELS)
     for c in cat.read(SYN[0], SYN[1], start, end):
         n += len(c)
-        frames += len(rp.feed(c))
+        frames += len(rp.feed(c, reuse=True))
     secs = time.perf_counter() - t0
     return {
         "events": n,

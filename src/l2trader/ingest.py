@@ -83,7 +83,7 @@ class BookCheck:
         """Return ``chunk`` (unchanged when the book never crosses), else raise or repair."""
         saved = copy.deepcopy(self.replayer.book) if self.report.policy is Policy.REPAIR else None
         before = len(self.replayer.crossed_event_idx)
-        self.replayer.feed(chunk)
+        self.replayer.feed(chunk, reuse=True)
         crossed = self.replayer.crossed_event_idx[before:]
         if len(crossed) and saved is None:
             self._report(chunk, int(crossed[0]) - self.offset, self.replayer.book)

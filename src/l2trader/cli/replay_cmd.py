@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated
 
@@ -80,16 +80,16 @@ def replay_to_parquet(
         task = progress.add_task(f"replay {instrument.key}", total=total, rate="")
         for chunk in cat.read(instrument.venue, instrument.symbol, start, end):
             k0 = time.perf_counter()
-            frame = replayer.feed(chunk)
+            frame = replayer.feed(chunk, reuse=True)  # written out below before the next feed
             kernel_s += time.perf_counter() - k0
             events += len(chunk)
             states += len(frame)
             if len(frame):
-                last = frame
                 table = frame.to_polars(instrument.tick_size).to_arrow()
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
                 writer.write_table(table)
+                last = _last_row(frame)
             progress.update(
                 task, completed=events, rate=rate_text(events, time.perf_counter() - t0)
             )
@@ -98,6 +98,11 @@ def replay_to_parquet(
         tmp.replace(out)
     crossed = len(replayer.crossed_event_idx)
     return ReplaySummary(events, states, crossed, time.perf_counter() - t0, kernel_s, last, out)
+
+
+def _last_row(frame: BookFrame) -> BookFrame:
+    """A copy of the frame's final row (the frame itself is a reused buffer)."""
+    return BookFrame(*(np.array(getattr(frame, f.name)[-1:]) for f in fields(frame)))
 
 
 def print_replay_summary(summary: ReplaySummary, instrument: Instrument) -> None:
