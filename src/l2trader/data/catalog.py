@@ -9,7 +9,8 @@ Layout under ``root``::
 
 ``date`` is the UTC date of ``ts_recv``; ``key`` is derived from the sources' sha256, so
 re-ingesting the same files replaces the same files. An ingest writes into
-``.staging-<uuid>/`` and moves the files into place only after the whole input was
+``.staging-<uuid>/`` (the next write removes one left by a killed ingest) and moves the
+files into place only after the whole input was
 consumed; if anything raises before that the tree is left exactly as it was.
 
 Several files in one partition (e.g. book and trades ingested separately) are read as one
@@ -21,6 +22,7 @@ ranges overlap the partition is loaded whole and merged. Only one writer at a ti
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 import shutil
@@ -57,6 +59,8 @@ from l2trader.data.parquet import (
 from l2trader.data.partition import iter_partition, remove_stale, stage_events, whole_batches
 from l2trader.data.report import ValidationReport
 from l2trader.errors import CatalogError, ConfigError, PartitionNotFoundError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Catalog", "IngestResult", "PartitionInfo", "events_to_table", "table_to_events"]
 
@@ -135,6 +139,7 @@ class Catalog:
         source_meta = hash_sources(sources)
         key = ingest_key(source_meta)
         created_root = not self.root.exists()
+        self._remove_stale_staging()
         staging = self.root / f".staging-{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
         done = False
@@ -160,6 +165,12 @@ class Catalog:
             quarantined=len(report.quarantined),
             files=files,
         )
+
+    def _remove_stale_staging(self) -> None:
+        """Delete staging directories left by a killed ingest (one writer at a time)."""
+        for stale in sorted(self.root.glob(".staging-*")):
+            logger.warning("removing %s left by an interrupted ingest", stale)
+            shutil.rmtree(stale, ignore_errors=True)
 
     def _check_instrument(self, instrument: Instrument) -> None:
         known = self.instruments().get(instrument.key)
