@@ -10,15 +10,16 @@ The format is detected per line:
 Messages are either wrapped in the combined-stream envelope ``{"stream":..,"data":{..}}``
 or bare. Streams other than diff depth and trades are classified from the envelope's
 stream name without decoding their JSON (they are skipped anyway); everything else is
-decoded with one ``json.loads`` per line.
+decoded with one ``orjson.loads`` per line.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Final
+
+import orjson
 
 from l2trader.data.binance_levels import Levels, convert_sides, price_level
 from l2trader.units import NS_PER_MILLISECOND, NS_PER_SECOND
@@ -157,7 +158,7 @@ def decode_payload(payload: str) -> tuple[Kind, str, dict[str, Any] | None]:
     """Classify and decode a message: ``(kind, SYMBOL or '', data dict or None)``.
 
     ``data`` is None for ``Kind.OTHER`` streams recognised from the envelope (not decoded).
-    Raises ``ValueError`` (``json.JSONDecodeError``) or ``TypeError`` on malformed input.
+    Raises ``ValueError`` (``orjson.JSONDecodeError``) or ``TypeError`` on malformed input.
 
     Examples
     --------
@@ -172,8 +173,8 @@ def decode_payload(payload: str) -> tuple[Kind, str, dict[str, Any] | None]:
         kind = channel_kind(channel)
         if kind is Kind.OTHER:
             return kind, symbol.upper(), None
-        return kind, symbol.upper(), _as_dict(json.loads(payload)["data"])
-    obj = _as_dict(json.loads(payload))
+        return kind, symbol.upper(), _as_dict(orjson.loads(payload)["data"])
+    obj = _as_dict(orjson.loads(payload))
     if "stream" in obj and "data" in obj:
         symbol, _, channel = str(obj["stream"]).partition("@")
         return channel_kind(channel), symbol.upper(), _as_dict(obj["data"])
