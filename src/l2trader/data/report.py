@@ -45,6 +45,7 @@ class IssueCode(StrEnum):
     CROSSED_BOOK = "crossed_book"
     LOCKED_BOOK = "locked_book"
     EMPTY_SIDE = "empty_side"
+    UNCLOSED_BATCH = "unclosed_batch"
 
 
 _ERROR_FOR_CODE: dict[IssueCode, type[errors.DataError]] = {
@@ -62,6 +63,7 @@ _ERROR_FOR_CODE: dict[IssueCode, type[errors.DataError]] = {
     IssueCode.CROSSED_BOOK: errors.CrossedBookError,
     IssueCode.LOCKED_BOOK: errors.CrossedBookError,
     IssueCode.EMPTY_SIDE: errors.EmptySideError,
+    IssueCode.UNCLOSED_BATCH: errors.InvalidValueError,
 }
 
 

@@ -23,9 +23,9 @@ book ``seq`` (non-TRADE, >= 0) below the previous        OUT_OF_ORDER_SEQ    dro
 book ``seq`` equal to the seq of an earlier message      DUPLICATE_SEQ       drop
 SNAPSHOT row without a CLEAR of its side (or both sides) NO_SNAPSHOT         drop
 earlier in its batch
-``ts_recv`` moves on inside an open batch (the batch     BAD_VALUE           clamp: close
+``ts_recv`` moves on inside an open batch (the batch     UNCLOSED_BATCH      clamp: close
 lacked ``F_LAST``)                                                           the batch
-stream does not end with ``F_LAST``                      BAD_VALUE           clamp: close
+stream does not end with ``F_LAST``                      UNCLOSED_BATCH      clamp: close
                                                                              the last batch
 =======================================================  ==================  ==============
 
@@ -69,7 +69,7 @@ ISSUE_CODE: dict[int, tuple[IssueCode, str, bool]] = {
         True,
     ),
     k.V_UNCLOSED_BATCH: (
-        IssueCode.BAD_VALUE,
+        IssueCode.UNCLOSED_BATCH,
         "ts_recv changes inside a batch: the previous batch lacks F_LAST",
         False,
     ),
@@ -179,7 +179,7 @@ def finish_validation(state: ValidationState, report: ValidationReport) -> bool:
     report.add(
         index,
         int(state.values[k.S_LAST_KEPT_SEQ]),
-        IssueCode.BAD_VALUE,
+        IssueCode.UNCLOSED_BATCH,
         f"event {index}: the stream ends without F_LAST (last batch left open)",
     )
     state.values[k.S_BATCH_OPEN] = 0

@@ -119,7 +119,7 @@ def _corrupt(
             dropped += len(batch)
         elif op == "drop_last" and len(batch) >= 2:  # next batch (or stream end) is unclosed
             pieces[b] = batch[:-1]
-            expected["bad_value"] += 1
+            expected["unclosed_batch"] += 1
         elif op in GARBLE:
             field, value, code = GARBLE[op]
             row = len(batch) - 1  # never the CLEAR that opens a snapshot batch
@@ -223,7 +223,7 @@ def test_repair_chunks_bounds_an_unclosed_batch() -> None:
     chunks = list(repair_chunks([events[:3], events[3:]], report, max_open_rows=2))
 
     assert [len(c) for c in chunks] == [3, 3]
-    assert dict(report.counts) == {"bad_value": 1}
+    assert dict(report.counts) == {"unclosed_batch": 1}
 
 
 def test_apply_repair_checks_its_inputs() -> None:

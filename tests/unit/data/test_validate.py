@@ -221,7 +221,7 @@ def test_repair_counts_and_quarantines_dropped_rows_only() -> None:
     keep, _ = validate_events(events, report, final=True)
 
     assert keep.tolist() == [False, True, True, False]
-    assert dict(report.counts) == {"negative_qty": 1, "bad_value": 1, "out_of_order_ts": 1}
+    assert dict(report.counts) == {"negative_qty": 1, "unclosed_batch": 1, "out_of_order_ts": 1}
     assert [(q.line, q.reason) for q in report.quarantined] == [
         (0, IssueCode.NEGATIVE_QTY),
         (3, IssueCode.OUT_OF_ORDER_TS),
