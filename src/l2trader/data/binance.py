@@ -26,7 +26,8 @@ import numpy as np
 
 from l2trader.data import binance_parse as bp
 from l2trader.data.binance_levels import Levels
-from l2trader.data.binance_sync import DepthSync, RowBuffer, add_issue
+from l2trader.data.binance_sync import DepthSync, add_issue
+from l2trader.data.events import EventBuffer
 from l2trader.data.instruments import Instrument
 from l2trader.data.io import iter_lines
 from l2trader.data.report import IssueCode, Policy, ValidationReport
@@ -124,7 +125,7 @@ class _Pass:
         self.stats = reader.stats
         self.tick = reader.instrument.tick_size
         self.symbol = reader.symbol
-        self.buffer = RowBuffer(reader.chunk_size)
+        self.buffer = EventBuffer(reader.chunk_size)
         futures = None if reader.market is None else reader.market == "futures"
         self.sync = DepthSync(self.report, self.buffer, futures=futures, stats=self.stats)
         self.last_ts = -1

@@ -26,10 +26,8 @@ the end of the stream (``NO_SNAPSHOT`` issue).
 from __future__ import annotations
 
 from collections import Counter, deque
-from itertools import repeat
 from typing import Final
 
-from l2trader.data.binance_levels import Levels
 from l2trader.data.binance_parse import DepthUpdate, Snapshot, Trade
 from l2trader.data.events import EventBuffer
 from l2trader.data.report import IssueCode, Policy, QuarantinedRow, ValidationReport
@@ -44,33 +42,10 @@ from l2trader.schema import (
     KIND_TRADE,
 )
 
-__all__ = ["PENDING_LIMIT", "DepthSync", "RowBuffer", "add_issue"]
+__all__ = ["PENDING_LIMIT", "DepthSync", "add_issue"]
 
 PENDING_LIMIT: Final = 20_000
 """Most depth updates held while waiting for a snapshot (oldest dropped beyond it)."""
-
-
-class RowBuffer(EventBuffer):
-    """:class:`EventBuffer` plus a bulk append of one side's levels (rows built by ``zip``)."""
-
-    def extend_levels(
-        self, ts_exch: int, ts_recv: int, seq: int, kind: int, side: int, levels: Levels
-    ) -> None:
-        """Append one row per level (``flags`` 0), same fields as :meth:`append`."""
-        n = len(levels.ticks)
-        self._rows.extend(
-            zip(
-                repeat(ts_exch, n),
-                repeat(ts_recv, n),
-                repeat(seq, n),
-                levels.ticks,
-                levels.qty,
-                repeat(kind, n),
-                repeat(side, n),
-                repeat(0, n),
-                strict=True,
-            )
-        )
 
 
 def add_issue(
@@ -112,7 +87,7 @@ class DepthSync:
     def __init__(
         self,
         report: ValidationReport,
-        buffer: RowBuffer,
+        buffer: EventBuffer,
         *,
         futures: bool | None,
         stats: Counter[str],
@@ -240,9 +215,11 @@ class DepthSync:
                 self.report.rows_skipped += 1
                 self.stats["empty_updates"] += 1
             return
-        extend = self.buffer.extend_levels
-        extend(update.ts_exch, update.ts_recv, update.last_id, KIND_BOOK, BID, bids)
-        extend(update.ts_exch, update.ts_recv, update.last_id, KIND_BOOK, ASK, asks)
+        for side, levels in ((BID, bids), (ASK, asks)):
+            self.buffer.extend_levels(
+                update.ts_exch, update.ts_recv, update.last_id, KIND_BOOK, side,
+                levels.ticks, levels.qty,
+            )  # fmt: skip
         self._close(update.repaired)
 
     def _close(self, repaired: bool, extra: int = 0) -> None:
@@ -278,9 +255,13 @@ class DepthSync:
         ts_exch, ts_recv, seq = snap.ts_exch, snap.ts_recv, snap.last_id
         gap_flag = F_GAP_BEFORE if self.after_gap else 0
         self.buffer.append(ts_exch, ts_recv, seq, 0, 0.0, KIND_CLEAR, BID, gap_flag)
-        self.buffer.extend_levels(ts_exch, ts_recv, seq, KIND_SNAPSHOT, BID, snap.bids)
+        self.buffer.extend_levels(
+            ts_exch, ts_recv, seq, KIND_SNAPSHOT, BID, snap.bids.ticks, snap.bids.qty
+        )
         self.buffer.append(ts_exch, ts_recv, seq, 0, 0.0, KIND_CLEAR, ASK, 0)
-        self.buffer.extend_levels(ts_exch, ts_recv, seq, KIND_SNAPSHOT, ASK, snap.asks)
+        self.buffer.extend_levels(
+            ts_exch, ts_recv, seq, KIND_SNAPSHOT, ASK, snap.asks.ticks, snap.asks.qty
+        )
         self._close(snap.repaired or self.after_gap)
         self.stats["snapshots_applied"] += 1
 

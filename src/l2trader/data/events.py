@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Protocol
 
 import numpy as np
@@ -41,6 +42,32 @@ class EventBuffer:
     ) -> None:
         """Add one event row (fields as in ``EVENT_DTYPE``)."""
         self._rows.append((ts_exch, ts_recv, seq, price_ticks, qty, kind, side, flags))
+
+    def extend_levels(
+        self,
+        ts_exch: int,
+        ts_recv: int,
+        seq: int,
+        kind: int,
+        side: int,
+        ticks: Sequence[int],
+        qty: Sequence[float],
+    ) -> None:
+        """Append one row per level (``flags`` 0): ``ticks[i]``, ``qty[i]``, other fields shared."""
+        n = len(ticks)
+        self._rows.extend(
+            zip(
+                repeat(ts_exch, n),
+                repeat(ts_recv, n),
+                repeat(seq, n),
+                ticks,
+                qty,
+                repeat(kind, n),
+                repeat(side, n),
+                repeat(0, n),
+                strict=True,
+            )
+        )
 
     def end_message(self, extra_flags: int = 0) -> None:
         """Close the current venue message: OR ``F_LAST | extra_flags`` into its last row.

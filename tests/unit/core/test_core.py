@@ -92,3 +92,15 @@ def test_event_buffer_sets_last_flag_and_never_splits_messages() -> None:
     buf.end_message()
     rest = collect([buf.take(final=True)])
     assert rest["flags"].tolist() == [F_LAST]
+
+
+def test_event_buffer_extend_levels_shares_fields_across_rows() -> None:
+    buf = EventBuffer()
+    buf.extend_levels(5, 6, 7, KIND_BOOK, -1, [101, 102], [1.5, 0.0])
+    buf.end_message()
+    out = buf.take()
+    assert out[["ts_exch", "ts_recv", "seq", "price_ticks", "qty", "kind", "side"]].tolist() == [
+        (5, 6, 7, 101, 1.5, KIND_BOOK, -1),
+        (5, 6, 7, 102, 0.0, KIND_BOOK, -1),
+    ]
+    assert out["flags"].tolist() == [0, F_LAST]
