@@ -60,12 +60,7 @@ def add_issue(
 
     The report of a multi-file reader names every file; each issue names the one it is in.
     """
-    joined = report.source
-    report.source = where[0]
-    try:
-        report.add(where[1], seq, code, message, raw)
-    finally:
-        report.source = joined
+    report.add(where[1], seq, code, message, raw, source=where[0])
 
 
 class DepthSync:

@@ -115,17 +115,29 @@ class ValidationReport:
     counts: Counter[str] = field(default_factory=Counter)
 
     def add(
-        self, line: int, seq: int, code: IssueCode, message: str, raw: str | None = None
+        self,
+        line: int,
+        seq: int,
+        code: IssueCode,
+        message: str,
+        raw: str | None = None,
+        *,
+        source: str | None = None,
     ) -> None:
-        """Record an issue; raise it in strict mode, else count (and quarantine ``raw``)."""
-        issue = Issue(self.source, line, seq, code, message)
+        """Record an issue; raise it in strict mode, else count (and quarantine ``raw``).
+
+        ``source`` names the file the issue is in when a report covers several files
+        (default: the report's own ``source``).
+        """
+        where = self.source if source is None else source
+        issue = Issue(where, line, seq, code, message)
         if self.policy is Policy.STRICT:
             raise issue.to_error()
         self.counts[code.value] += 1
         if len(self.issues) < self.max_issues_kept:
             self.issues.append(issue)
         if raw is not None:
-            self.quarantined.append(QuarantinedRow(self.source, line, code, raw))
+            self.quarantined.append(QuarantinedRow(where, line, code, raw))
 
     def reset(self) -> None:
         """Forget every issue and counter, in place (callers keep the same object)."""

@@ -104,3 +104,13 @@ def test_event_buffer_extend_levels_shares_fields_across_rows() -> None:
         (5, 6, 7, 102, 0.0, KIND_BOOK, -1),
     ]
     assert out["flags"].tolist() == [0, F_LAST]
+
+
+def test_report_issue_names_the_file_it_is_in() -> None:
+    report = ValidationReport("a.gz,b.gz", policy=Policy.REPAIR)
+    report.add(3, 9, IssueCode.PARSE_ERROR, "bad", raw="x", source="b.gz")
+    assert (report.issues[0].source, report.quarantined[0].source) == ("b.gz", "b.gz")
+    assert report.source == "a.gz,b.gz"
+    strict = ValidationReport("a.gz,b.gz", policy=Policy.STRICT)
+    with pytest.raises(errors.ParseError, match=r"^b.gz:3 \(seq 9\)"):
+        strict.add(3, 9, IssueCode.PARSE_ERROR, "bad", source="b.gz")
