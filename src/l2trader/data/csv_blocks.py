@@ -10,18 +10,17 @@ is re-parsed line by line, so bad lines can be reported by number (1-based, head
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from l2trader.data.io import open_binary
 from l2trader.data.report import IssueCode, Policy, ValidationReport
-from l2trader.errors import DataError
 from l2trader.schema import EVENT_DTYPE, F_LAST
 
 __all__ = [
@@ -62,15 +61,9 @@ class CsvBlock:
         return self.text[start : None if end < 0 else end].decode(errors="replace").rstrip("\r")
 
 
-def _open(path: Path) -> IO[bytes]:
-    if not path.exists():
-        raise DataError("file does not exist", source=str(path))
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # type: ignore[return-value]
-
-
 def read_header(path: Path) -> list[str]:
     """First line of a CSV file split on commas."""
-    with _open(path) as raw:
+    with open_binary(path) as raw:
         return raw.readline().decode(errors="replace").strip().split(",")
 
 
@@ -83,7 +76,7 @@ def iter_csv_blocks(
     header: bool = True,
 ) -> Iterator[CsvBlock]:
     """Parse ``path`` in blocks of about ``block_bytes`` bytes of whole lines (bounded memory)."""
-    with _open(path) as raw:
+    with open_binary(path) as raw:
         line = 1
         if header:
             raw.readline()

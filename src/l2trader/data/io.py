@@ -12,7 +12,7 @@ from typing import IO
 
 from l2trader.errors import DataError
 
-__all__ = ["iter_lines", "sha256_file"]
+__all__ = ["iter_lines", "open_binary", "sha256_file"]
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
@@ -21,16 +21,20 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     ``.gz`` is decompressed on the fly; a ``.zip`` must hold exactly one file. Memory
     use is bounded by the longest line whatever the file size.
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file does not exist", source=str(path))
-    with _open_binary(path) as raw:
+    with open_binary(path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         for number, line in enumerate(text, start=1):
             yield number, line.rstrip("\r\n")
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def open_binary(path: str | Path) -> IO[bytes]:
+    """Open a plain, ``.gz`` or single-member ``.zip`` file for binary reading.
+
+    A missing file raises :class:`DataError` naming it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file does not exist", source=str(path))
     if path.suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if path.suffix == ".zip":
