@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from l2trader.cli.progress import console, event_progress, rate_text
+from l2trader.cli.progress import console, event_counter, event_progress, rate_text
 from l2trader.data.catalog import Catalog
+from l2trader.data.events import EventSource
 from l2trader.data.instruments import BUILTIN_INSTRUMENTS, Instrument, lookup
 from l2trader.data.report import Policy
 from l2trader.data.sources import SourceFormat, open_source
@@ -63,25 +64,17 @@ def ingest(
 
 
 def run_ingest(
-    cat: Catalog, *, source_paths: list[Path], instrument: Instrument, source: object
+    cat: Catalog, *, source_paths: list[Path], instrument: Instrument, source: EventSource
 ) -> IngestSummary:
     """Run one ingest with a live progress bar (events and events/s)."""
     with event_progress() as progress:
         task = progress.add_task(f"ingest {instrument.key}", total=None, rate="")
-        done = 0
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            elapsed = progress.tasks[task].elapsed or 0.0
-            progress.update(task, completed=done, rate=rate_text(done, elapsed))
-
         return ingest_source(
-            source,  # type: ignore[arg-type]
+            source,
             cat,
             instrument,
             sources=source_paths,
-            progress=advance,
+            progress=event_counter(progress, task),
         )
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 
-__all__ = ["console", "event_progress"]
+__all__ = ["console", "event_counter", "event_progress", "rate_text"]
 
 console = Console(stderr=False)
 
@@ -29,6 +32,19 @@ def event_progress() -> Progress:
         console=console,
         transient=False,
     )
+
+
+def event_counter(progress: Progress, task: TaskID) -> Callable[[int], None]:
+    """A ``progress(n)`` callback adding ``n`` events to ``task`` and showing the rate."""
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        elapsed = progress.tasks[task].elapsed or 0.0
+        progress.update(task, completed=done, rate=rate_text(done, elapsed))
+
+    return advance
 
 
 def rate_text(count: int, seconds: float, unit: str = "events") -> str:

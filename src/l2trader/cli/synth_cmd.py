@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from l2trader.cli.progress import console, event_progress, rate_text
+from l2trader.cli.progress import console, event_counter, event_progress
 from l2trader.synth import SynthConfig, write_tardis_csv
 
 __all__ = ["SynthFiles", "synth", "write_synthetic_day"]
@@ -38,13 +38,5 @@ def write_synthetic_day(cfg: SynthConfig, out: Path) -> SynthFiles:
     trades = out / f"synthetic_trades_SYN_{cfg.start}.csv.gz"
     with event_progress() as progress:
         task = progress.add_task("synth SYN", total=None, rate="")
-        done = 0
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            elapsed = progress.tasks[task].elapsed or 0.0
-            progress.update(task, completed=done, rate=rate_text(done, elapsed))
-
-        n = write_tardis_csv(cfg, book, trades, progress=advance)
+        n = write_tardis_csv(cfg, book, trades, progress=event_counter(progress, task))
     return book, trades, n
