@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 from l2trader.book.reference import ReferenceBook
 from l2trader.cli.main import app
 from l2trader.data.catalog import Catalog
+from l2trader.testing import tree_snapshot
 
 runner = CliRunner()
 
@@ -22,15 +22,6 @@ def _invoke(*args: str) -> str:
     result = runner.invoke(app, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def _tree_digest(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        digest.update(str(path.relative_to(root)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +93,7 @@ def test_strict_ingest_of_corrupt_file_fails_clearly_and_leaves_catalog_unchange
     lines[150] = "synthetic,SYN,garbage,row,true,bid,x,1\n"
     bad = tmp_path / "bad_incremental_book_L2.csv"
     bad.write_text("".join(lines))
-    before = _tree_digest(pipeline / "cat")
+    before = tree_snapshot(pipeline / "cat")
     result = runner.invoke(
         app,
         [
@@ -119,4 +110,4 @@ def test_strict_ingest_of_corrupt_file_fails_clearly_and_leaves_catalog_unchange
     )
     assert result.exit_code != 0
     assert f"{bad}:151" in str(result.exception) + result.output
-    assert _tree_digest(pipeline / "cat") == before
+    assert tree_snapshot(pipeline / "cat") == before

@@ -20,6 +20,7 @@ from l2trader.data.parquet import PartitionFileWriter, events_to_table, iter_fil
 from l2trader.data.repair import repair_events
 from l2trader.data.report import Policy, ValidationReport
 from l2trader.schema import EVENT_DTYPE, F_LAST, KIND_BOOK, KIND_TRADE
+from l2trader.testing import tree_snapshot
 from l2trader.units import NS_PER_DAY
 
 DAY0 = 19_700 * NS_PER_DAY  # 2023-12-09
@@ -43,15 +44,6 @@ def _stream(ts_recv: list[int], kind: int = KIND_BOOK, seq0: int = 1) -> np.ndar
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     names = EVENT_DTYPE.names or ()
     return len(a) == len(b) and all(a[f].tobytes() == b[f].tobytes() for f in names)
-
-
-def _tree(root: Path) -> dict[str, str]:
-    if not root.exists():
-        return {}
-    return {
-        p.relative_to(root).as_posix(): (sha256_file(p) if p.is_file() else "<dir>")
-        for p in sorted(root.rglob("*"))
-    }
 
 
 def _source(tmp: Path, name: str = "raw.csv", text: str = "raw bytes") -> Path:
@@ -104,7 +96,7 @@ def _failing(events: np.ndarray, error: BaseException) -> Iterator[np.ndarray]:
 def test_failed_ingest_leaves_the_tree_unchanged(tmp_path: Path, error: BaseException) -> None:
     cat = Catalog(tmp_path / "cat")
     _write(cat, _stream([DAY0 + 1, DAY0 + 2]), _source(tmp_path, "a.csv"))
-    before = _tree(cat.root)
+    before = tree_snapshot(cat.root)
     events = _stream([DAY0 + 3, DAY0 + 4, DAY0 + NS_PER_DAY + 1], seq0=10)
 
     with pytest.raises(type(error)):
@@ -115,7 +107,7 @@ def test_failed_ingest_leaves_the_tree_unchanged(tmp_path: Path, error: BaseExce
             report=ValidationReport("b"),
         )
 
-    assert _tree(cat.root) == before
+    assert tree_snapshot(cat.root) == before
 
 
 def test_failed_first_ingest_leaves_no_catalog(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import numpy as np
 from l2trader.data.catalog import Catalog
 from l2trader.data.instruments import Instrument
 from l2trader.data.report import ValidationReport
-from l2trader.testing import make_events
+from l2trader.testing import make_events, tree_snapshot
 
 INSTRUMENT = Instrument(venue="test", symbol="XYZ", tick_size=0.01)
 DAY_NS = 86_400 * 10**9
@@ -26,15 +25,6 @@ def _events(day: int, n: int) -> np.ndarray:
     ev["ts_recv"] = ev["ts_exch"] = day * DAY_NS + np.arange(n)
     ev["side"] = np.where(ev["price_ticks"] < 1004, 1, -1)
     return ev
-
-
-def _committed_digest(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if ".staging-" not in str(p)):
-        digest.update(str(path.relative_to(root)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 CHILD = textwrap.dedent(
@@ -64,7 +54,7 @@ def test_kill_9_mid_ingest_leaves_committed_data_intact(tmp_path: Path) -> None:
     second.write_bytes(b"second")
     before_events = _events(19999, 300)
     Catalog(root).write(INSTRUMENT, [before_events], sources=[first], report=ValidationReport("a"))
-    before = _committed_digest(root)
+    before = tree_snapshot(root, skip_prefixes=(".staging-",))
 
     repo = Path(__file__).resolve().parents[2]
     with subprocess.Popen(
@@ -80,7 +70,7 @@ def test_kill_9_mid_ingest_leaves_committed_data_intact(tmp_path: Path) -> None:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
 
-    assert _committed_digest(root) == before
+    assert tree_snapshot(root, skip_prefixes=(".staging-",)) == before
     stored = Catalog(root).read_all("test", "XYZ")
     assert stored.tobytes() == before_events.tobytes()
     Catalog(root).write(
