@@ -9,7 +9,8 @@ of ``--synthetic-events`` from ``generate`` (cached in /tmp/l2trader-bench-cache
 array (frames go into a reused buffer and are dropped), the same from ``Catalog.read``
 (Parquet decode included), and
 ``bare_apply_nb`` (writes qty into a preallocated dense price array; no best tracking, no
-frame: a ceiling, not a book). Each phase runs in a fresh spawned process (clean peak
+frame: a ceiling, not a book), and ``frame_ceiling_nb`` (writes the C2 rows alone, no book:
+the memory-write floor of any top-10 frame). Each phase runs in a fresh spawned process (clean peak
 RSS), JIT warmed up untimed, best of ``--repeat``. Then 1, 2, 4 synthetic days are replayed
 through ``Catalog.read`` to show that peak RSS does not grow with the number of days.
 """
@@ -61,6 +62,34 @@ def bare_apply_nb(events: np.ndarray, q: np.ndarray, base: int) -> float:
     return q.sum()
 
 
+@numba.njit(cache=True, nogil=True)
+def frame_ceiling_nb(events: np.ndarray, levels: int, chunk: int) -> int:
+    """Write one C2-shaped row per ``F_LAST`` (no book: each level from the event itself).
+
+    Same columns and buffer size as ``Replayer(levels).feed(chunk, reuse=True)``: the cost of
+    materialising the frame alone, a second ceiling next to ``bare_apply_nb``.
+    """
+    ts = np.empty((3, chunk), dtype=np.int64)
+    ticks = np.empty((2, chunk, levels), dtype=np.int64)
+    qty = np.empty((2, chunk, levels), dtype=np.float64)
+    trade = np.empty((2, chunk), dtype=np.float64)
+    rows = 0
+    for i in range(events.shape[0]):
+        e = events[i]
+        if e["flags"] & 1:
+            r = rows % chunk
+            ts[0, r] = e["ts_recv"]
+            ts[1, r] = e["ts_exch"]
+            ts[2, r] = i
+            for s in range(2):
+                for k in range(levels):
+                    ticks[s, r, k] = e["price_ticks"] + k
+                    qty[s, r, k] = e["qty"]
+                trade[s, r] = e["qty"]
+            rows += 1
+    return rows
+
+
 def load_events(npy: str | Path) -> np.ndarray:
     """A saved C1 ``.npy`` as an ``EVENT_DTYPE`` array (``np.save`` drops the alignment)."""
     raw = np.load(npy)
@@ -101,7 +130,9 @@ def phase_replay(npy: str, sym: list[str], rep: int) -> dict[str, Any]:
     q = np.zeros((2, hi - lo + 1))
     replay_chunks([events[:10_000]])
     bare_apply_nb(events[:10_000], q, lo)
+    frame_ceiling_nb(events[:10_000], LEVELS, CHUNK)
     t_bare, _ = best_of(rep, lambda: bare_apply_nb(events, q, lo))
+    t_frame, _ = best_of(rep, lambda: frame_ceiling_nb(events, LEVELS, CHUNK))
     t_ours, frames = best_of(rep, lambda: replay_chunks(chunks))
     with tempfile.TemporaryDirectory(prefix="l2t-bench-cat-") as tmp:
         cat = write_catalog(Path(tmp) / "cat", events, (sym[0], sym[1]), Path(npy))
@@ -111,6 +142,7 @@ def phase_replay(npy: str, sym: list[str], rep: int) -> dict[str, Any]:
         "frames": frames,
         "span_ticks": hi - lo,
         "bare_events_per_s": rate(len(events), t_bare),
+        "frame_ceiling_events_per_s": rate(len(events), t_frame),
         "ours_events_per_s": rate(len(events), t_ours),
         "ours_catalog_events_per_s": rate(len(events), t_cat),
         "peak_rss_mb": peak_rss_mb(),
@@ -222,6 +254,8 @@ def replay_rows(ours: dict[str, dict[str, Any]], peers: dict[str, Any]) -> list[
                 fmt(o["ours_catalog_events_per_s"]),
                 fmt(o["bare_events_per_s"]),
                 f"{o['ours_events_per_s'] / o['bare_events_per_s']:.2f}",
+                fmt(o["frame_ceiling_events_per_s"]),
+                f"{o['ours_events_per_s'] / o['frame_ceiling_events_per_s']:.2f}",
                 fmt(h),
                 ratio(o["ours_events_per_s"], h),
                 fmt(n),
@@ -251,6 +285,7 @@ def main() -> None:
     days = run_days([int(d) for d in args.days.split(",")])
     peers = run_peers(syn, args.repeat) if not args.no_peers and PEER_PY.exists() else {}
     header = ["stream", "ours ev/s", "ours via catalog", "bare numba", "ours/bare (>=0.5)"]
+    header += ["frame-write ceiling", "ours/ceiling"]
     header += ["hftbacktest", "ours/hbt (>=4)", "nautilus", "ours/naut", "peak MiB"]
     print_table(
         f"Replay, top-{LEVELS} frame (best of {args.repeat})", header, replay_rows(ours, peers)
