@@ -17,12 +17,15 @@ value and location::
     │   └── SnapshotSyncError           no snapshot to synchronise a diff stream with
     ├── CatalogError                    catalog layout, manifest or partition problems
     │   └── PartitionNotFoundError      the requested venue/symbol/date has no data
-    └── BookError                       book kernel misuse (e.g. price range overflow)
+    ├── BookError                       book kernel misuse (e.g. price range overflow)
+    └── ModelError                      a model used before fit, or a corrupt/mismatched artifact
+        └── ArtifactError               checksum mismatch or missing features in a model file
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactError",
     "BookError",
     "CatalogError",
     "ConfigError",
@@ -32,6 +35,7 @@ __all__ = [
     "EmptySideError",
     "InvalidValueError",
     "L2TraderError",
+    "ModelError",
     "OutOfOrderError",
     "ParseError",
     "PartitionNotFoundError",
@@ -139,3 +143,11 @@ class PartitionNotFoundError(CatalogError, LookupError):
 
 class BookError(L2TraderError):
     """The book kernel was misused (e.g. a price outside the representable range)."""
+
+
+class ModelError(L2TraderError):
+    """A signal model misused (predict before fit, too few rows to fit, wrong features)."""
+
+
+class ArtifactError(ModelError):
+    """A model artifact whose checksum, format version or feature spec does not match."""

@@ -29,6 +29,7 @@ __all__ = [
     "KIND_TRADE",
     "NO_ASK_TICKS",
     "NO_BID_TICKS",
+    "SIGNAL_DTYPE",
     "EventFlag",
     "EventKind",
     "Side",
@@ -108,6 +109,10 @@ EVENT_DTYPE: Final = np.dtype(
     align=True,
 )
 """C1 event record, 48 bytes. Field meanings: ``docs/contracts/events.md``."""
+
+SIGNAL_DTYPE: Final = np.dtype([("ts_recv", "i8"), ("score", "f8")], align=True)
+"""C4 signal record: ``score`` is the predicted forward mid return (bps) over the model's
+horizon; NaN means no opinion. ``docs/contracts/signal.md``."""
 
 EVENT_FIELD_DOCS: Final[dict[str, tuple[str, str]]] = {
     "ts_exch": ("ns", "venue/matching-engine time; -1 if the source has none"),

@@ -14,3 +14,12 @@ def test_events_contract_table_matches_schema() -> None:
     begin = text.index("-->", text.index("BEGIN GENERATED")) + len("-->")
     end = text.index("<!-- END GENERATED")
     assert text[begin:end].strip() == field_table(EVENT_DTYPE, EVENT_FIELD_DOCS)
+
+
+def test_feature_frame_contract_lists_every_registered_family() -> None:
+    from l2trader.features.registry import markdown_table
+
+    text = (DOCS / "feature_frame.md").read_text()
+    begin = text.index("-->", text.index("BEGIN GENERATED")) + len("-->")
+    end = text.index("<!-- END GENERATED")
+    assert text[begin:end].strip() == markdown_table().strip()

@@ -16,7 +16,9 @@ ALLOWED: dict[str, set[str]] = {
     "synth": {"core", "data"},
     "ingest": {"core", "data", "book"},
     "testing": {"core", "data", "book"},
-    "cli": {"core", "data", "book", "synth", "ingest", "testing"},
+    "features": {"core", "book"},
+    "signals": {"core", "features"},
+    "cli": {"core", "data", "book", "synth", "ingest", "testing", "features", "signals"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Microstructure features from the book alone (contract C3), sampling clocks and labels."""
