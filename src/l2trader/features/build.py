@@ -16,10 +16,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from l2trader.book.replay import BookFrame
+from l2trader.errors import ConfigError
 from l2trader.features.clocks import ClockSpec, Samples, make_clock
 from l2trader.features.config import FeatureConfig
 from l2trader.features.frame import FeatureFrame
 from l2trader.features.labels import forward_return_bps, label_columns
+from l2trader.features.microprice_warmup import MicropriceWarmup, MicropriceWarmupConfig
 
 if TYPE_CHECKING:
     from l2trader.features.microprice import MicropriceModel
@@ -53,7 +55,10 @@ class FeatureBuilder:
     tick_size
         Price of one tick (quote currency), for the price columns.
     microprice
-        A fitted Stoikov model; adds the ``microprice`` column when given.
+        A fitted Stoikov model (fitted on other data); adds the ``microprice`` column.
+    microprice_warmup
+        Instead, fit the model on this stream's first ``warmup_ns`` and apply it after
+        (the column is NaN before): see :mod:`l2trader.features.microprice_warmup`.
     keep_mid
         Keep (ts_recv, mid) of every book state for :meth:`book_mid` (labels).
     """
@@ -65,13 +70,22 @@ class FeatureBuilder:
         tick_size: float,
         *,
         microprice: MicropriceModel | None = None,
+        microprice_warmup: MicropriceWarmupConfig | None = None,
         keep_mid: bool = False,
     ) -> None:
+        if microprice is not None and microprice_warmup is not None:
+            raise ConfigError("give either a fitted microprice model or microprice_warmup")
         self.config = config
         self.clock_spec = clock
         self.tick_size = tick_size
         self.microprice = microprice
-        self.rows = RowComputer(config, tick_size, microprice)
+        self.warmup = None if microprice_warmup is None else MicropriceWarmup(microprice_warmup)
+        self.rows = RowComputer(
+            config,
+            tick_size,
+            microprice,
+            microprice_column=microprice is not None or self.warmup is not None,
+        )
         self.specs = self.rows.specs
         self._clock = make_clock(clock)
         n_s, n_i = self.rows.n_state, self.rows.n_incr
@@ -96,6 +110,9 @@ class FeatureBuilder:
             raise ValueError(f"frame has {frame.levels} levels, config needs {self.config.levels}")
         offset = len(self._carry.ts)
         rows = self._rows(frame)
+        if self.warmup is not None:
+            self.warmup.observe(frame)
+            self.rows.microprice = self.warmup.model
         trade = frame.trade_qty_buy + frame.trade_qty_sell
         samples = self._clock.select(frame.ts_recv, frame.event_idx, trade, final=False)
         return self._emit(rows, offset, samples)
@@ -158,6 +175,8 @@ class FeatureBuilder:
             "event_idx": rows.event_idx[idx],
         }
         out.update(self.rows.state_columns(state))
+        if self.warmup is not None:
+            out["microprice"] = np.where(self.warmup.mask(t), out["microprice"], np.nan)
         out.update(self._flow_columns(rows.cum[idx]))
         out.update(self._window_columns(rows, idx, t))
         age = (t - rows.last_change[idx]) / _NS
@@ -206,10 +225,14 @@ def build_features(
     *,
     instrument: str = "",
     microprice: MicropriceModel | None = None,
+    microprice_warmup: MicropriceWarmupConfig | None = None,
     keep_mid: bool = False,
 ) -> tuple[FeatureFrame, FeatureBuilder]:
     """Run a :class:`FeatureBuilder` over ``frames``; return the whole C3 frame and the builder."""
-    builder = FeatureBuilder(config, clock, tick_size, microprice=microprice, keep_mid=keep_mid)
+    builder = FeatureBuilder(
+        config, clock, tick_size, microprice=microprice, microprice_warmup=microprice_warmup,
+        keep_mid=keep_mid,
+    )  # fmt: skip
     parts = [builder.feed(f) for f in frames]
     parts.append(builder.finish())
     columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -37,13 +37,22 @@ class RowComputer:
     """Stateful wrapper of ``rows_nb``: feed book states in order, in any chunking."""
 
     def __init__(
-        self, config: FeatureConfig, tick_size: float, microprice: MicropriceModel | None
+        self,
+        config: FeatureConfig,
+        tick_size: float,
+        microprice: MicropriceModel | None,
+        *,
+        microprice_column: bool | None = None,
     ) -> None:
         self.config = config
         self.tick_size = tick_size
         self.microprice = microprice
+        """The model behind the ``microprice`` column (None: the column is NaN)."""
+        self.microprice_column = (
+            microprice is not None if microprice_column is None else microprice_column
+        )
         self.specs: tuple[FeatureSpec, ...] = tuple(
-            feature_specs(config, microprice=microprice is not None)
+            feature_specs(config, microprice=self.microprice_column)
         )
         lv = config.levels
         self._params = (
@@ -104,6 +113,8 @@ class RowComputer:
         if self.microprice is not None:
             ticks = np.where(np.isnan(spread), -1, spread).astype(np.int64)
             out["microprice"] = (mid + self.microprice.adjustment_ticks(ticks, state[:, 3])) * tick
+        elif self.microprice_column:
+            out["microprice"] = np.full(len(mid), np.nan)
         rest = [n for n in self.names("state") if n not in out and n != "mid_age_s"]
         out.update({name: state[:, fk.BASE_STATE + j] for j, name in enumerate(rest)})
         return out

@@ -167,3 +167,32 @@ def test_add_labels_uses_the_first_book_state_at_or_after_t_plus_h() -> None:
         j = int(np.searchsorted(book_ts, t + 4 * MS, side="left"))
         want = 1e4 * (book_mid[j] / feats.columns["mid"][k] - 1) if j < len(book_ts) else np.nan
         np.testing.assert_allclose(got[k], want, rtol=1e-12, equal_nan=True)
+
+
+def test_microprice_warmup_fits_on_the_first_part_only_and_ignores_chunking() -> None:
+    from l2trader.features.microprice import MicropriceConfig, fit_microprice
+    from l2trader.features.microprice_warmup import MicropriceWarmupConfig
+
+    frame = synthetic_frame(4, 20_000)
+    warm = MicropriceWarmupConfig(
+        warmup_ns=300 * MS, model=MicropriceConfig(dt_ns=MS, n_imbalance=4, min_transitions=20)
+    )
+    one, b1 = build_features([frame], CFG, EVENT, 0.5, microprice_warmup=warm)
+    split, _ = build_features(
+        chunks(frame, [10, 777, 1500]), CFG, EVENT, 0.5, microprice_warmup=warm
+    )
+    np.testing.assert_array_equal(split.columns["microprice"], one.columns["microprice"])
+    assert b1.warmup is not None
+    fitted_at = b1.warmup.fitted_at
+    assert fitted_at == frame.ts_recv[0] + 300 * MS
+    ts = one.columns["ts_recv"]
+    assert np.isnan(one.columns["microprice"][ts < fitted_at]).all()
+    after = ts >= fitted_at
+    assert np.isfinite(one.columns["microprice"][after]).mean() > 0.4  # NaN: spread > 2 ticks
+    # the same model as a fit on exactly the warm-up states
+    w = frame.ts_recv < fitted_at
+    model = fit_microprice(
+        frame.ts_recv[w], frame.bid_ticks[w, 0], frame.bid_qty[w, 0],
+        frame.ask_ticks[w, 0], frame.ask_qty[w, 0], config=warm.model,
+    )  # fmt: skip
+    np.testing.assert_array_equal(b1.warmup.model.g_star, model.g_star)
