@@ -20,7 +20,7 @@ from l2trader.errors import ConfigError
 from l2trader.features.clocks import ClockSpec, Samples, make_clock
 from l2trader.features.config import FeatureConfig
 from l2trader.features.frame import FeatureFrame
-from l2trader.features.labels import forward_return_bps, label_columns
+from l2trader.features.labels import LABEL_PREFIX, forward_return_bps, label_columns
 from l2trader.features.microprice_warmup import MicropriceWarmup, MicropriceWarmupConfig
 
 if TYPE_CHECKING:
@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 from l2trader.features.registry import format_window
 from l2trader.features.rows import RowComputer
 
-__all__ = ["FeatureBuilder", "add_labels", "build_features"]
+__all__ = ["LABEL_END_PREFIX", "FeatureBuilder", "add_labels", "build_features"]
+
+LABEL_END_PREFIX = "label_end_ns_"
+"""Column prefix of the label end times (ns) written next to each label."""
 
 _NS = 1e9
 
@@ -256,10 +259,19 @@ def add_labels(
 ) -> FeatureFrame:
     """``frame`` plus forward mid-return label columns (bps) from the book states' mids.
 
+    Each ``label_fwd_ret_bps_<h>`` comes with ``label_end_ns_<h>`` (int64): the time of the
+    book state the label reads (INT64_MAX when there is none), for exact purging.
+
     ``book_ts``/``book_mid`` are every book state of the stream (``FeatureBuilder.book_mid``).
     """
     mid = np.asarray(frame.columns["mid"], dtype=np.float64)
     ts = np.asarray(frame.columns["ts_recv"], dtype=np.int64)
     values = forward_return_bps(book_ts, book_mid, ts, mid, horizons_ns)
-    extra = {name: values[:, j] for j, name in enumerate(label_columns(horizons_ns))}
+    extra: dict[str, NDArray[np.generic]] = {}
+    for j, name in enumerate(label_columns(horizons_ns)):
+        extra[name] = values[:, j]
+        end = np.searchsorted(book_ts, ts + int(horizons_ns[j]), side="left")
+        last = np.iinfo(np.int64).max
+        ends = np.where(end < len(book_ts), book_ts[np.minimum(end, len(book_ts) - 1)], last)
+        extra[name.replace(LABEL_PREFIX, LABEL_END_PREFIX)] = ends.astype(np.int64)
     return frame.with_columns(extra, labels=True)

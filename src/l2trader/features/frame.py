@@ -49,7 +49,7 @@ class FeatureFrame:
         names = self.feature_names if names is None else names
         return np.column_stack([self.columns[n] for n in names]).astype(np.float64, copy=False)
 
-    def with_columns(self, extra: dict[str, NDArray[np.float64]], *, labels: bool) -> FeatureFrame:
+    def with_columns(self, extra: dict[str, NDArray[np.generic]], *, labels: bool) -> FeatureFrame:
         """A new frame with ``extra`` columns appended (``labels``: they are label columns)."""
         new_labels = self.labels + tuple(extra) if labels else self.labels
         return FeatureFrame(

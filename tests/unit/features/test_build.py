@@ -160,13 +160,16 @@ def test_add_labels_uses_the_first_book_state_at_or_after_t_plus_h() -> None:
     feats, _ = build_features([frame], CFG, ClockSpec(kind="time", interval_ns=2 * MS), 0.5)
     book_ts, book_mid = builder.book_mid()
     labelled = add_labels(feats, book_ts, book_mid, [4 * MS])
-    assert labelled.labels == ("label_fwd_ret_bps_4ms",)
+    assert labelled.labels == ("label_fwd_ret_bps_4ms", "label_end_ns_4ms")
     assert sum(len(p["ts_recv"]) for p in parts) == len(feats)
     got = labelled.columns["label_fwd_ret_bps_4ms"]
     for k, t in enumerate(feats.columns["ts_recv"][:200]):
         j = int(np.searchsorted(book_ts, t + 4 * MS, side="left"))
         want = 1e4 * (book_mid[j] / feats.columns["mid"][k] - 1) if j < len(book_ts) else np.nan
         np.testing.assert_allclose(got[k], want, rtol=1e-12, equal_nan=True)
+        end = labelled.columns["label_end_ns_4ms"][k]
+        assert end == (book_ts[j] if j < len(book_ts) else np.iinfo(np.int64).max)
+        assert end >= t + 4 * MS
 
 
 def test_microprice_warmup_fits_on_the_first_part_only_and_ignores_chunking() -> None:
