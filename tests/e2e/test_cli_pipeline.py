@@ -111,3 +111,52 @@ def test_strict_ingest_of_corrupt_file_fails_clearly_and_leaves_catalog_unchange
     assert result.exit_code != 0
     assert f"{bad}:151" in str(result.exception) + result.output
     assert tree_snapshot(pipeline / "cat") == before
+
+
+def test_features_fit_evaluate_describe(pipeline: Path) -> None:
+    from l2trader.features.frame import FeatureFrame
+    from l2trader.signals.artifact import load_model
+
+    cat = ["--catalog", str(pipeline / "cat"), "--venue", "synthetic", "--symbol", "SYN"]
+    feats = pipeline / "features.parquet"
+    out = _invoke(
+        "features", *cat, "--out", str(feats), "--clock", "time:500ms", "--horizons", "1s,5s"
+    )
+    assert "samples (time_500ms)" in out
+    frame = FeatureFrame.read_parquet(feats)
+    assert frame.labels == (
+        "label_fwd_ret_bps_1s", "label_end_ns_1s", "label_fwd_ret_bps_5s", "label_end_ns_5s",
+    )  # fmt: skip
+    assert (np.diff(frame.columns["ts_recv"]) == 500_000_000).all()
+    model = pipeline / "model.json"
+    out = _invoke(
+        "fit", "--features", str(feats), "--out", str(model), "--folds", "3",
+        "--report-dir", str(pipeline / "fit"),
+    )  # fmt: skip
+    assert "out-of-sample signal quality" in out
+    art = load_model(model)
+    assert art.label == "label_fwd_ret_bps_1s"
+    assert art.clock == "time_500ms"
+    assert (pipeline / "fit" / "signal_report.png").stat().st_size > 10_000
+    out = _invoke("evaluate", "--model", str(model), "--features", str(feats))
+    assert "hit rate" in out
+    out = _invoke("features", "describe", str(feats), "--out", str(pipeline / "desc"))
+    assert "imbalance_l1" in out
+    assert {p.name for p in (pipeline / "desc").glob("*.png")} == {
+        "feature_hist.png", "feature_corr.png", "feature_ic.png",
+    }  # fmt: skip
+
+
+def test_evaluate_refuses_a_frame_built_with_another_config(pipeline: Path) -> None:
+    cat = ["--catalog", str(pipeline / "cat"), "--venue", "synthetic", "--symbol", "SYN"]
+    a, b = pipeline / "fa.parquet", pipeline / "fb.parquet"
+    _invoke("features", *cat, "--out", str(a), "--clock", "time:1s", "--horizons", "1s")
+    _invoke("features", *cat, "--out", str(b), "--clock", "time:1s", "--horizons", "1s",
+            "--windows", "2s,10s")  # fmt: skip
+    _invoke("fit", "--features", str(a), "--out", str(pipeline / "ma.json"), "--folds", "2",
+            "--model", "threshold")  # fmt: skip
+    result = runner.invoke(
+        app, ["evaluate", "--model", str(pipeline / "ma.json"), "--features", str(b)]
+    )
+    assert result.exit_code != 0
+    assert "feature frame lacks" in str(result.exception) or "differs" in str(result.exception)

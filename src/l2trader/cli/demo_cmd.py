@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from l2trader.cli.features_cmd import compute_features, default_config, print_feature_summary
+from l2trader.cli.fit_cmd import fit_frame, print_fit, write_report
 from l2trader.cli.ingest_cmd import print_ingest_summary, run_ingest
 from l2trader.cli.progress import console
 from l2trader.cli.replay_cmd import print_replay_summary, replay_to_parquet
@@ -15,6 +17,8 @@ from l2trader.data.catalog import Catalog
 from l2trader.data.instruments import lookup
 from l2trader.data.report import Policy
 from l2trader.data.sources import SourceFormat, open_source
+from l2trader.features.clocks import ClockSpec
+from l2trader.signals.artifact import ModelArtifact, save_model
 from l2trader.synth import SynthConfig
 
 __all__ = ["demo"]
@@ -25,11 +29,11 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed of the synthetic day")] = 7,
     levels: Annotated[int, typer.Option(help="levels per side in the book frame")] = 10,
 ) -> None:
-    """Synthesize a day, ingest it into a catalog, replay the exact book, report and plot."""
-    console.rule("[bold]1/4 synthesize a market day")
+    """Synthesize a day, ingest, replay the exact book, compute features, fit a signal."""
+    console.rule("[bold]1/6 synthesize a market day")
     cfg = SynthConfig(seed=seed)
     book_csv, trades_csv, _ = write_synthetic_day(cfg, out / "raw")
-    console.rule("[bold]2/4 ingest into the Parquet catalog")
+    console.rule("[bold]2/6 ingest into the Parquet catalog")
     cat = Catalog(out / "catalog")
     instrument = lookup("synthetic", "SYN")
     for path in (book_csv, trades_csv):
@@ -39,11 +43,33 @@ def demo(
         print_ingest_summary(
             run_ingest(cat, source_paths=[path], instrument=instrument, source=source)
         )
-    console.rule("[bold]3/4 replay the exact book")
+    console.rule("[bold]3/6 replay the exact book")
     frame_path = out / f"book_top{levels}.parquet"
     summary = replay_to_parquet(cat, instrument, frame_path, levels=levels)
     print_replay_summary(summary, instrument)
-    console.rule("[bold]4/4 pictures")
+    console.rule("[bold]4/6 features on a 1 s clock, labels at 1 s / 10 s / 60 s")
+    horizons = [1_000_000_000, 10_000_000_000, 60_000_000_000]
+    run = compute_features(
+        cat, instrument, default_config(levels, [1_000_000_000, 10_000_000_000]),
+        ClockSpec(kind="time", interval_ns=1_000_000_000), horizons,
+    )  # fmt: skip
+    features_path = run.frame.write_parquet(out / "features.parquet")
+    print_feature_summary(run, features_path)
+    console.rule("[bold]5/6 fit a ridge signal walk-forward (purged), out-of-sample report")
+    result = fit_frame(run.frame, "ridge", "label_fwd_ret_bps_1s", folds=5)
+    print_fit(result)
+    art = ModelArtifact(
+        result.model, horizons[0], result.label, run.frame.config_id, run.frame.clock,
+        instrument.key, {"walk_forward": result.report.to_dict()},
+    )  # fmt: skip
+    save_model(out / "model.json", art)
+    write_report(
+        result.report, result.signal.score, run.frame, out / "report", "walk-forward (OOS)"
+    )
+    oos_ic = float(result.report.decay.ic[0])
+    n_used = len(result.model.features_used)
+    console.print(f"[bold]out-of-sample IC at 1 s: {oos_ic:.4f}[/] (ridge on {n_used} features)")
+    console.rule("[bold]6/6 pictures")
     from l2trader.cli.plots import plot_book_frame
 
     png = plot_book_frame(frame_path, out / "book.png", instrument.key)
@@ -51,5 +77,7 @@ def demo(
     console.rule("[bold green]done")
     console.print(
         f"results in [bold]{out.resolve()}[/]: raw/ (synthetic Tardis CSV), catalog/ "
-        f"(Parquet, manifest.json), {frame_path.name} (book frame), book.png"
+        f"(Parquet, manifest.json), {frame_path.name} (book frame), book.png, "
+        "features.parquet (C3 + labels), model.json (ridge, checksummed), report/ (OOS "
+        "signal report JSON + plot)"
     )

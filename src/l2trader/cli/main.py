@@ -1,4 +1,4 @@
-"""``l2trader`` command line: synth, ingest, catalog, replay and the end-to-end demo."""
+"""``l2trader`` command line: synth, ingest, catalog, replay, features, fit, evaluate, demo."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import sys
 
 import typer
 
-from l2trader.cli import catalog_cmd, demo_cmd, ingest_cmd, replay_cmd, synth_cmd
+from l2trader.cli import (
+    catalog_cmd,
+    demo_cmd,
+    features_cmd,
+    fit_cmd,
+    ingest_cmd,
+    replay_cmd,
+    synth_cmd,
+)
 from l2trader.errors import L2TraderError
 
 __all__ = ["app", "main"]
@@ -23,6 +31,9 @@ app.command("ingest")(ingest_cmd.ingest)
 app.command("replay")(replay_cmd.replay)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(catalog_cmd.app, name="catalog")
+app.add_typer(features_cmd.app, name="features")
+app.command("fit")(fit_cmd.fit)
+app.command("evaluate")(fit_cmd.evaluate)
 
 
 def main() -> None:

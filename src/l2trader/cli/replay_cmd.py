@@ -20,7 +20,10 @@ from l2trader.data.instruments import Instrument
 from l2trader.testing import make_events
 from l2trader.units import from_ticks
 
-__all__ = ["ReplaySummary", "replay", "replay_to_parquet"]
+__all__ = ["SUB_CHUNK", "ReplaySummary", "replay", "replay_to_parquet"]
+
+SUB_CHUNK = 262_144
+"""Events per ``Replayer.feed``: the reused frame buffer (~90 MB at 10 levels) stays warm."""
 
 
 @dataclass(frozen=True)
@@ -78,21 +81,22 @@ def replay_to_parquet(
     t0 = time.perf_counter()
     with event_progress() as progress:
         task = progress.add_task(f"replay {instrument.key}", total=total, rate="")
-        for chunk in cat.read(instrument.venue, instrument.symbol, start, end):
-            k0 = time.perf_counter()
-            frame = replayer.feed(chunk, reuse=True)  # written out below before the next feed
-            kernel_s += time.perf_counter() - k0
-            events += len(chunk)
-            states += len(frame)
-            if len(frame):
-                table = frame.to_polars(instrument.tick_size).to_arrow()
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                writer.write_table(table)
-                last = _last_row(frame)
-            progress.update(
-                task, completed=events, rate=rate_text(events, time.perf_counter() - t0)
-            )
+        for part in cat.read(instrument.venue, instrument.symbol, start, end):
+            for i in range(0, len(part), SUB_CHUNK):  # a small reused frame buffer stays warm
+                chunk = part[i : i + SUB_CHUNK]
+                k0 = time.perf_counter()
+                frame = replayer.feed(chunk, reuse=True)  # written out before the next feed
+                kernel_s += time.perf_counter() - k0
+                events += len(chunk)
+                states += len(frame)
+                if len(frame):
+                    table = frame.to_polars(instrument.tick_size).to_arrow()
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    writer.write_table(table)
+                    last = _last_row(frame)
+                elapsed = time.perf_counter() - t0
+                progress.update(task, completed=events, rate=rate_text(events, elapsed))
     if writer is not None:
         writer.close()
         tmp.replace(out)

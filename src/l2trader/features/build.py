@@ -1,10 +1,11 @@
 """Book frames (C2) -> feature frame (C3) on a sampling clock, streamed chunk by chunk.
 
-:class:`FeatureBuilder` runs :func:`l2trader.features.kernels.rows_nb` over every book state,
-keeps prefix sums of the increments for the trailing windows, and emits one row per clock
-sample. Feeding any split of a stream gives the same rows as one call (tests). Memory is
-bounded: only the rows inside the longest window are kept between chunks, plus, when
-``keep_mid`` is set, 16 bytes per book state for the labels.
+:class:`FeatureBuilder` runs :func:`l2trader.features.kernels.flows_nb` over every book
+state (prefix sums of the increments, for the windows and flows), and computes the state
+features only at the clock's samples (:func:`l2trader.features.kernels.states_nb`).
+Feeding any split of a stream gives the same rows as one call (tests). Memory is bounded:
+only the rows inside the longest window are kept between chunks, plus, when ``keep_mid``
+is set, 16 bytes per book state for the labels.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from l2trader.features.microprice_warmup import MicropriceWarmup, MicropriceWarm
 if TYPE_CHECKING:
     from l2trader.features.microprice import MicropriceModel
 from l2trader.features.registry import format_window
-from l2trader.features.rows import RowComputer
+from l2trader.features.rows import Book, RowComputer
 
 __all__ = ["LABEL_END_PREFIX", "FeatureBuilder", "add_labels", "build_features"]
 
@@ -41,7 +42,6 @@ class _Rows(NamedTuple):
 
     ts: NDArray[np.int64]
     event_idx: NDArray[np.int64]
-    state: NDArray[np.float64]
     cum: NDArray[np.float64]
     last_change: NDArray[np.int64]
 
@@ -91,11 +91,10 @@ class FeatureBuilder:
         )
         self.specs = self.rows.specs
         self._clock = make_clock(clock)
-        n_s, n_i = self.rows.n_state, self.rows.n_incr
+        n_i = self.rows.n_incr
         self._carry = _Rows(
-            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_s)),
-            np.zeros((0, n_i)), np.zeros(0, np.int64),
-        )  # fmt: skip
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_i)), np.zeros(0, np.int64)
+        )
         self._first_ts: int | None = None
         self._flow_at_prev: NDArray[np.float64] | None = None
         self._mid: list[tuple[NDArray[np.int64], NDArray[np.float64]]] | None = (
@@ -112,19 +111,30 @@ class FeatureBuilder:
         if frame.levels < self.config.levels:
             raise ValueError(f"frame has {frame.levels} levels, config needs {self.config.levels}")
         offset = len(self._carry.ts)
+        before = self.rows.last_book()
         rows = self._rows(frame)
         if self.warmup is not None:
             self.warmup.observe(frame)
             self.rows.microprice = self.warmup.model
         trade = frame.trade_qty_buy + frame.trade_qty_sell
         samples = self._clock.select(frame.ts_recv, frame.event_idx, trade, final=False)
-        return self._emit(rows, offset, samples)
+        book = (frame.bid_ticks, frame.bid_qty, frame.ask_ticks, frame.ask_qty)
+        return self._emit(rows, offset, samples, self._states(book, before, samples.row))
 
     def finish(self) -> dict[str, NDArray[np.generic]]:
         """Flush the samples that only the end of the stream makes certain (time clock)."""
         empty_i = np.zeros(0, np.int64)
         samples = self._clock.select(empty_i, empty_i, np.zeros(0), final=True)
-        return self._emit(self._carry, len(self._carry.ts), samples)
+        last = self.rows.last_book()
+        states = self._states(last, last, samples.row)
+        return self._emit(self._carry, len(self._carry.ts), samples, states)
+
+    def _states(self, book: Book, before: Book, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        """State columns of the sampled rows (-1: ``before``, the previous chunk's last state)."""
+        out = self.rows.states(book, np.maximum(rows, 0))
+        if (rows < 0).any():
+            out[rows < 0] = self.rows.states(before, np.zeros(1, np.int64))[0]
+        return out
 
     def book_mid(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """``(ts_recv, mid)`` of every book state fed so far (requires ``keep_mid``)."""
@@ -137,24 +147,20 @@ class FeatureBuilder:
 
     def _rows(self, frame: BookFrame) -> _Rows:
         """Run the kernel on ``frame``; prepend the carried rows; update the carry."""
-        n = len(frame)
-        state, incr, last_change = self.rows.run(
+        flows = self.rows.flows(
             frame.ts_recv, frame.event_idx,
             (frame.bid_ticks, frame.bid_qty, frame.ask_ticks, frame.ask_qty),
         )  # fmt: skip
-        if n and self._first_ts is None:
+        if len(frame) and self._first_ts is None:
             self._first_ts = int(frame.ts_recv[0])
-        base = self._carry.cum[-1] if len(self._carry.ts) else np.zeros(self.rows.n_incr)
-        cum = np.cumsum(np.concatenate([base[None, :], incr]), axis=0)[1:]  # one-shot order
         if self._mid is not None:
-            self._mid.append((frame.ts_recv.copy(), state[:, 0].copy()))
+            self._mid.append((frame.ts_recv.copy(), flows.mid))
         c = self._carry
         rows = _Rows(
             np.concatenate([c.ts, frame.ts_recv]),
             np.concatenate([c.event_idx, frame.event_idx]),
-            np.concatenate([c.state, state]),
-            np.concatenate([c.cum, cum]),
-            np.concatenate([c.last_change, last_change]),
+            np.concatenate([c.cum, flows.cum]),
+            np.concatenate([c.last_change, flows.last_change]),
         )
         self._carry = self._trim(rows)
         return rows
@@ -168,11 +174,12 @@ class FeatureBuilder:
         start = min(start, len(rows.ts) - 1)
         return _Rows._make(a[start:].copy() for a in rows)
 
-    def _emit(self, rows: _Rows, offset: int, samples: Samples) -> dict[str, NDArray[np.generic]]:
+    def _emit(
+        self, rows: _Rows, offset: int, samples: Samples, state: NDArray[np.float64]
+    ) -> dict[str, NDArray[np.generic]]:
         """C3 columns for ``samples`` (rows relative to the chunk; -1 = carried last row)."""
         idx = samples.row + offset
         t = samples.ts
-        state = rows.state[idx]
         out: dict[str, NDArray[np.generic]] = {
             "ts_recv": t.astype(np.int64),
             "event_idx": rows.event_idx[idx],

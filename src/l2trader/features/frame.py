@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -95,8 +95,30 @@ class FeatureFrame:
         tmp.replace(path)
         return path
 
+    @classmethod
+    def read_parquet(cls, path: Path) -> FeatureFrame:
+        """Read a file written by :meth:`write_parquet` (columns, specs and metadata)."""
+        import pyarrow.parquet as pq
+
+        from l2trader.features.registry import FAMILIES
+
+        meta: dict[str, Any] = cls.read_metadata(path)
+        table = pq.read_table(path)
+        columns = {name: table.column(name).to_numpy() for name in table.column_names}
+        specs = tuple(
+            FeatureSpec(s["name"], FAMILIES[s["family"]], dict(s["params"])) for s in meta["specs"]
+        )
+        return cls(
+            columns, specs, str(meta["clock"]), str(meta["instrument"]), str(meta["config_id"]),
+            tuple(meta["labels"]),
+        )  # fmt: skip
+
+    def stationary_features(self) -> list[str]:
+        """Features that are not price levels (``mid``, ``wmid``, ``microprice``): model inputs."""
+        return [s.name for s in self.specs if s.family.units != "price"]
+
     @staticmethod
-    def read_metadata(path: Path) -> dict[str, object]:
+    def read_metadata(path: Path) -> dict[str, Any]:
         """The metadata dict written by :meth:`write_parquet`."""
         import pyarrow.parquet as pq
 

@@ -1,10 +1,11 @@
 """Numba kernels of the feature library: one pass over book-frame rows (contract C2).
 
-:func:`rows_nb` computes, for every book state, the *state* features (read from the state
-itself) and the *increments* (OFI, squared mid return, events, level-1 queue flows: the
-change from the previous state). Window and flow features are sums of increments, taken
-from prefix sums by :mod:`l2trader.features.windows`. The previous state is carried in
-``prev_*`` arrays and ``ist`` / ``fst`` so a stream can be fed in chunks. Oracles:
+:func:`flows_nb` runs over every book state and accumulates the *increments* (OFI,
+squared mid return, events, level-1 queue flows: the change from the previous state) into
+prefix sums; window and flow features are differences of those sums. :func:`states_nb`
+computes the *state* features (read from one state) only for the sampled states. The
+previous state is carried in ``prev`` arrays, ``ist`` / ``fst`` and ``run`` so a stream can
+be fed in chunks. Oracles:
 ``tests/unit/features/oracle.py`` (plain numpy/pandas, one row at a time).
 
 Prices are ticks (int64, ``NO_BID_TICKS`` / ``NO_ASK_TICKS`` on empty levels), sizes base
@@ -29,9 +30,10 @@ __all__ = [
     "IST_HAS_PREV",
     "IST_LAST_CHANGE",
     "IST_PREV_EVENT",
+    "flows_nb",
     "n_increments",
     "n_state",
-    "rows_nb",
+    "states_nb",
 ]
 
 IST_HAS_PREV: Final = 0
@@ -141,6 +143,14 @@ def queue_flow_nb(s: int, p: int, q: float, p0: int, q0: float) -> tuple[float, 
 
 
 @njit_inline
+def mid_nb(bt: int, bq: float, at: int, aq: float) -> float:
+    """Mid (ticks) of a two-sided best level, NaN when a side is empty."""
+    if bq > 0.0 and aq > 0.0 and bt != NO_BID_TICKS and at != NO_ASK_TICKS:
+        return (bt + at) / 2.0
+    return np.nan
+
+
+@njit_inline
 def state_row_nb(
     bt: NDArray[np.int64],
     bq: NDArray[np.float64],
@@ -151,8 +161,8 @@ def state_row_nb(
 ) -> float:
     """Write the state columns of one book state into ``out``; return its mid (ticks)."""
     imb_levels, depth_ticks, depth_bps, slope_n = params
-    two_sided = bq[0] > 0.0 and aq[0] > 0.0 and bt[0] != NO_BID_TICKS and at[0] != NO_ASK_TICKS
-    mid = (bt[0] + at[0]) / 2.0 if two_sided else np.nan
+    mid = mid_nb(bt[0], bq[0], at[0], aq[0])
+    two_sided = not np.isnan(mid)
     out[0] = mid
     out[1] = at[0] - bt[0] if two_sided else np.nan
     out[2] = (bt[0] * aq[0] + at[0] * bq[0]) / (bq[0] + aq[0]) if two_sided else np.nan
@@ -204,7 +214,7 @@ def increment_row_nb(
 
 
 @njit_nrt_free
-def rows_nb(
+def flows_nb(
     frame: tuple[
         NDArray[np.int64],
         NDArray[np.int64],
@@ -213,37 +223,43 @@ def rows_nb(
         NDArray[np.int64],
         NDArray[np.float64],
     ],
-    params: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], int],
     ofi_levels: NDArray[np.int64],
     prev: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]],
     ist: NDArray[np.int64],
     fst: NDArray[np.float64],
-    out: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]],
+    run: NDArray[np.float64],
+    out: tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]],
 ) -> None:
-    """State features, increments and last-mid-change time of every frame row.
+    """Cumulative increments, last-mid-change time and mid of every frame row.
 
     ``frame = (ts_recv, event_idx, bid_ticks, bid_qty, ask_ticks, ask_qty)``; ``out =
-    (state[n, S], incr[n, I], last_change_ns[n])``. The first row of a stream has zero
-    increments (there is no previous state). Oracle: ``tests/unit/features/oracle.py``.
+    (cum[n, I], last_change_ns[n], mid_ticks[n])``. ``run[I]`` carries the running sums
+    (added in row order, so any chunking gives the same floats). The first row of a stream
+    has zero increments (no previous state). Oracle: ``tests/unit/features/oracle.py``.
     """
     ts, ev, bt, bq, at, aq = frame
-    state, incr, last_change = out
+    cum, last_change, mids = out
     pbt, pbq, pat, paq = prev
     n_ofi = ofi_levels.shape[0]
     for i in range(ts.shape[0]):
-        mid = state_row_nb(bt[i], bq[i], at[i], aq[i], params, state[i])
-        for k in range(incr.shape[1]):
-            incr[i, k] = 0.0
+        row = cum[i]
+        for k in range(row.shape[0]):
+            row[k] = 0.0
         if ist[IST_HAS_PREV]:
-            increment_row_nb(bt[i], bq[i], at[i], aq[i], prev, ofi_levels, incr[i])
+            increment_row_nb(bt[i], bq[i], at[i], aq[i], prev, ofi_levels, row)
+        mid = mid_nb(bt[i, 0], bq[i, 0], at[i, 0], aq[i, 0])
+        mids[i] = mid
         prev_mid = fst[FST_PREV_MID]
         if not np.isnan(mid):
             if not np.isnan(prev_mid) and mid != prev_mid:
                 r = 1e4 * np.log(mid / prev_mid)
-                incr[i, n_ofi] = r * r
+                row[n_ofi] = r * r
                 ist[IST_LAST_CHANGE] = ts[i]
             fst[FST_PREV_MID] = mid
-        incr[i, n_ofi + 1] = ev[i] - ist[IST_PREV_EVENT]
+        row[n_ofi + 1] = ev[i] - ist[IST_PREV_EVENT]
+        for k in range(row.shape[0]):
+            run[k] = run[k] + row[k]
+            row[k] = run[k]
         last_change[i] = ist[IST_LAST_CHANGE]
         ist[IST_PREV_EVENT] = ev[i]
         ist[IST_HAS_PREV] = 1
@@ -252,3 +268,17 @@ def rows_nb(
             pbq[k] = bq[i, k]
             pat[k] = at[i, k]
             paq[k] = aq[i, k]
+
+
+@njit_nrt_free
+def states_nb(
+    book: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]],
+    rows: NDArray[np.int64],
+    params: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], int],
+    out: NDArray[np.float64],
+) -> None:
+    """State columns of the book states ``rows`` into ``out[len(rows), S]`` (stateless)."""
+    bt, bq, at, aq = book
+    for j in range(rows.shape[0]):
+        r = rows[j]
+        state_row_nb(bt[r], bq[r], at[r], aq[r], params, out[j])

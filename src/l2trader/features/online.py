@@ -2,7 +2,7 @@
 
 :class:`OnlineFeatures` gives, after every book state, the same values as the batch
 :class:`l2trader.features.build.FeatureBuilder` on the event clock (tests check every
-row). The per-state part runs the batch kernel on one row; the trailing windows are kept
+row). The per-state part runs the batch kernels on one row; the trailing windows are kept
 with running sums over a deque (add on arrival, subtract on expiry), an implementation
 independent of the batch prefix sums.
 """
@@ -78,6 +78,7 @@ class OnlineFeatures:
         self.names = [s.name for s in self.rows.specs]
         self._windows = [_Window(w, self.rows.n_incr) for w in config.windows_ns]
         self._first_ts: int | None = None
+        self._cum = np.zeros(self.rows.n_incr)
         self.value: dict[str, float] = dict.fromkeys(self.names, np.nan)
         """Feature name -> value at the latest state (NaN in warm-up)."""
 
@@ -92,17 +93,20 @@ class OnlineFeatures:
     ) -> None:
         """Apply one consistent book state (levels best first, as in a C2 row)."""
         book = tuple(np.asarray(a)[None, :] for a in (bid_ticks, bid_qty, ask_ticks, ask_qty))
-        res = self.rows.run(np.array([ts_recv]), np.array([event_idx]), book)  # type: ignore[arg-type]
+        flows = self.rows.flows(np.array([ts_recv]), np.array([event_idx]), book)  # type: ignore[arg-type]
+        state = self.rows.states(book, np.zeros(1, np.int64))  # type: ignore[arg-type]
+        incr = flows.cum[0] - self._cum
+        self._cum = flows.cum[0].copy()
         first = self._first_ts is None
         if first:
             self._first_ts = ts_recv
-        out = {k: float(v[0]) for k, v in self.rows.state_columns(res.state).items()}
+        out = {k: float(v[0]) for k, v in self.rows.state_columns(state).items()}
         for j, name in enumerate(self.rows.names("flow")):
-            out[name] = np.nan if first else float(res.incr[0, j])
+            out[name] = np.nan if first else float(incr[j])
         for win in self._windows:
-            win.push(ts_recv, res.incr[0].copy())
+            win.push(ts_recv, incr)
         out.update(self._window_values(ts_recv))
-        change = int(res.last_change[0])
+        change = int(flows.last_change[0])
         out["mid_age_s"] = (ts_recv - change) / _NS if change >= 0 else np.nan
         self.value = {name: out[name] for name in self.names}
 

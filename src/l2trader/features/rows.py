@@ -19,18 +19,21 @@ if TYPE_CHECKING:
     from l2trader.features.microprice import MicropriceModel
 from l2trader.features.registry import FeatureSpec, feature_specs
 
-__all__ = ["RowComputer", "RowOutput"]
+__all__ = ["Book", "FlowOutput", "RowComputer"]
 
 
-class RowOutput(NamedTuple):
-    """Kernel output for ``n`` book states."""
+class FlowOutput(NamedTuple):
+    """Per-state output of :func:`l2trader.features.kernels.flows_nb` for ``n`` states."""
 
-    state: NDArray[np.float64]
-    """``(n, S)`` state columns (layout in :mod:`l2trader.features.kernels`)."""
-    incr: NDArray[np.float64]
-    """``(n, I)`` increments from the previous state."""
+    cum: NDArray[np.float64]
+    """``(n, I)`` running sums of the increments (layout in :mod:`l2trader.features.kernels`)."""
     last_change: NDArray[np.int64]
     """``(n,)`` ts_recv (ns) of the last mid change, -1 before the first."""
+    mid: NDArray[np.float64]
+    """``(n,)`` mid in ticks, NaN while a side is empty."""
+
+
+Book = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]
 
 
 class RowComputer:
@@ -65,6 +68,7 @@ class RowComputer:
         self._prev = (np.zeros(lv, np.int64), np.zeros(lv), np.zeros(lv, np.int64), np.zeros(lv))
         self._ist = np.array([0, -1, -1], dtype=np.int64)
         self._fst = np.array([np.nan])
+        self._run = np.zeros(fk.n_increments(len(config.ofi_levels)))
         self.n_state = fk.n_state(
             len(config.imbalance_levels), len(config.depth_ticks), len(config.depth_bps)
         )
@@ -75,29 +79,37 @@ class RowComputer:
         """Names of the specs of one kind (``state``, ``flow``, ``window``), in order."""
         return [s.name for s in self.specs if s.family.kind == kind]
 
-    def run(
-        self,
-        ts_recv: NDArray[np.int64],
-        event_idx: NDArray[np.int64],
-        book: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]],
-    ) -> RowOutput:
-        """Run the kernel over ``n`` states.
-
-        ``book = (bid_ticks, bid_qty, ask_ticks, ask_qty)``, each ``(n, >= L)``.
-        """
+    def flows(
+        self, ts_recv: NDArray[np.int64], event_idx: NDArray[np.int64], book: Book
+    ) -> FlowOutput:
+        """Increments of ``n`` states in order (stateful); ``book`` arrays are ``(n, >= L)``."""
         n = len(ts_recv)
-        lv = self.config.levels
-        bt = np.ascontiguousarray(book[0][:, :lv], dtype=np.int64)
-        bq: NDArray[np.float64] = np.ascontiguousarray(book[1][:, :lv], dtype=np.float64)
-        at = np.ascontiguousarray(book[2][:, :lv], dtype=np.int64)
-        aq: NDArray[np.float64] = np.ascontiguousarray(book[3][:, :lv], dtype=np.float64)
-        n_s, n_i = self.n_state, self.n_incr
-        out = RowOutput(np.empty((n, n_s)), np.empty((n, n_i)), np.empty(n, np.int64))
-        fk.rows_nb(
+        bt, bq, at, aq = self.contiguous(book)
+        out = FlowOutput(np.empty((n, self.n_incr)), np.empty(n, np.int64), np.empty(n))
+        fk.flows_nb(
             (np.asarray(ts_recv, np.int64), np.asarray(event_idx, np.int64), bt, bq, at, aq),
-            self._params, self._ofi, self._prev, self._ist, self._fst, out,
+            self._ofi, self._prev, self._ist, self._fst, self._run, out,
         )  # fmt: skip
         return out
+
+    def contiguous(self, book: Book) -> Book:
+        """The first ``L`` levels of each book array, C-contiguous with the kernel dtypes."""
+        lv = self.config.levels
+        bq: NDArray[np.float64] = np.ascontiguousarray(book[1][:, :lv], dtype=np.float64)
+        aq: NDArray[np.float64] = np.ascontiguousarray(book[3][:, :lv], dtype=np.float64)
+        bt = np.ascontiguousarray(book[0][:, :lv], dtype=np.int64)
+        at = np.ascontiguousarray(book[2][:, :lv], dtype=np.int64)
+        return bt, bq, at, aq
+
+    def states(self, book: Book, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        """State columns ``(len(rows), S)`` of the book states ``rows`` (stateless)."""
+        out = np.empty((len(rows), self.n_state))
+        fk.states_nb(self.contiguous(book), np.asarray(rows, np.int64), self._params, out)
+        return out
+
+    def last_book(self) -> Book:
+        """Copies of the last state fed to :meth:`flows`, as 1-row book arrays."""
+        return tuple(a[None, :].copy() for a in self._prev)  # type: ignore[return-value]
 
     def state_columns(self, state: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
         """Named state features (prices in quote currency) from kernel state rows."""

@@ -199,3 +199,19 @@ def test_microprice_warmup_fits_on_the_first_part_only_and_ignores_chunking() ->
         frame.ask_ticks[w, 0], frame.ask_qty[w, 0], config=warm.model,
     )  # fmt: skip
     np.testing.assert_array_equal(b1.warmup.model.g_star, model.g_star)
+
+
+def test_read_parquet_restores_the_frame(tmp_path: pd.DataFrame) -> None:
+    from l2trader.features.frame import FeatureFrame
+
+    frame = synthetic_frame(6, 600)
+    ours, builder = build_features([frame], CFG, EVENT, 0.5, keep_mid=True)
+    labelled = add_labels(ours, *builder.book_mid(), [2 * MS])
+    back = FeatureFrame.read_parquet(labelled.write_parquet(tmp_path / "f.parquet"))
+    assert back.specs == labelled.specs
+    assert back.labels == labelled.labels
+    assert (back.clock, back.config_id) == ("event", CFG.id)
+    for name, col in labelled.columns.items():
+        np.testing.assert_array_equal(back.columns[name], col, err_msg=name)
+    assert "mid" not in back.stationary_features()
+    assert "imbalance_l1" in back.stationary_features()
