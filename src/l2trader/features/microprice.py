@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from l2trader.config import FrozenConfig
-from l2trader.errors import DataError, InvalidValueError, OutOfOrderError
+from l2trader.errors import ArtifactError, DataError, InvalidValueError, OutOfOrderError
 from l2trader.schema import NO_ASK_TICKS, NO_BID_TICKS
 
 __all__ = [
@@ -105,11 +105,10 @@ class MicropriceConfig(FrozenConfig):
 
 
 class FitStats(NamedTuple):
-    """Counts of grid samples and of consecutive sample pairs used / dropped by the fit.
+    """Grid samples, pairs used (before mirroring) and pairs dropped by the fit.
 
-    ``n_transitions`` pairs were used (before mirroring); pairs were dropped for an empty,
-    crossed or locked side (``invalid``), a spread outside 1..n_spread (``spread``) or a mid
-    move larger than ``max_move_ticks`` (``move``), checked in that order.
+    Drops are checked in order: empty/crossed/locked side, spread outside 1..n_spread,
+    mid move over ``max_move_ticks``.
     """
 
     n_samples: int
@@ -197,17 +196,20 @@ class MicropriceModel:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MicropriceModel:
-        """Rebuild a model written by :meth:`to_dict`."""
-        g = np.array([[np.nan if v is None else v for v in r] for r in data["g_star"]], float)
-        stats = data.get("stats")
-        return cls(
-            config=MicropriceConfig(**data["config"]),
-            g_star=g,
-            counts=np.asarray(data["counts"], dtype=np.int64),
-            iterations=int(data["iterations"]),
-            converged=bool(data["converged"]),
-            stats=None if stats is None else FitStats(**stats),
-        )
+        """Rebuild a model written by :meth:`to_dict` (``ArtifactError`` if malformed)."""
+        try:
+            g = np.array([[np.nan if v is None else v for v in r] for r in data["g_star"]], float)
+            stats = data.get("stats")
+            return cls(
+                config=MicropriceConfig(**data["config"]),
+                g_star=g,
+                counts=np.asarray(data["counts"], dtype=np.int64),
+                iterations=int(data["iterations"]),
+                converged=bool(data["converged"]),
+                stats=None if stats is None else FitStats(**stats),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"not a micro-price model: {type(exc).__name__}: {exc}") from exc
 
 
 def fit_microprice(

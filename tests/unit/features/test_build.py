@@ -215,3 +215,25 @@ def test_read_parquet_restores_the_frame(tmp_path: pd.DataFrame) -> None:
         np.testing.assert_array_equal(back.columns[name], col, err_msg=name)
     assert "mid" not in back.stationary_features()
     assert "imbalance_l1" in back.stationary_features()
+
+
+def test_online_microprice_equals_the_batch_with_the_same_model() -> None:
+    from l2trader.features.microprice import MicropriceConfig, fit_microprice
+
+    frame = synthetic_frame(8, 6000)
+    cfg = MicropriceConfig(dt_ns=MS, n_imbalance=4, min_transitions=20)
+    model = fit_microprice(
+        frame.ts_recv, frame.bid_ticks[:, 0], frame.bid_qty[:, 0],
+        frame.ask_ticks[:, 0], frame.ask_qty[:, 0], config=cfg,
+    )  # fmt: skip
+    batch, _ = build_features([frame], CFG, EVENT, 0.5, microprice=model)
+    online = OnlineFeatures(CFG, 0.5, microprice=model)
+    got = []
+    for i in range(len(frame)):
+        online.update(
+            int(frame.ts_recv[i]), int(frame.event_idx[i]),
+            frame.bid_ticks[i], frame.bid_qty[i], frame.ask_ticks[i], frame.ask_qty[i],
+        )  # fmt: skip
+        got.append(online.value["microprice"])
+    np.testing.assert_array_equal(np.array(got), batch.columns["microprice"])
+    assert np.isfinite(batch.columns["microprice"]).mean() > 0.4
