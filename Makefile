@@ -16,8 +16,8 @@ demo: $(BIN)/.installed
 	$(BIN)/l2trader demo --out $(OUT)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks research
+	$(BIN)/ruff format --check src tests benchmarks research
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
