@@ -26,7 +26,7 @@ from l2trader.features.microprice_warmup import MicropriceWarmup, MicropriceWarm
 
 if TYPE_CHECKING:
     from l2trader.features.microprice import MicropriceModel
-from l2trader.features.registry import format_window
+from l2trader.features import kernels as fk
 from l2trader.features.rows import Book, RowComputer
 
 __all__ = ["LABEL_END_PREFIX", "FeatureBuilder", "add_labels", "build_features"]
@@ -206,25 +206,13 @@ class FeatureBuilder:
     def _window_columns(
         self, rows: _Rows, idx: NDArray[np.int64], t: NDArray[np.int64]
     ) -> dict[str, NDArray[np.float64]]:
-        n_ofi = self.rows.n_ofi
-        flows = self.rows.names("flow")
-        out: dict[str, NDArray[np.float64]] = {}
+        """Window features of the samples (``windows_nb``), by registry name."""
+        names = self.rows.names("window")
+        out = np.empty((len(t), len(names)))
         first = self._first_ts if self._first_ts is not None else 0
-        for w in self.config.windows_ns:
-            lo = np.searchsorted(rows.ts, t - w, side="right") - 1
-            warm = (t - w < first) | (lo < 0)
-            sums = rows.cum[idx] - rows.cum[np.maximum(lo, 0)]
-            sums[warm] = np.nan
-            secs = w / _NS
-            tag = format_window(w)
-            for j, name in enumerate(flows):
-                out[f"{name}_{tag}"] = sums[:, j]
-            out[f"rv_{tag}"] = np.sqrt(sums[:, n_ofi])
-            out[f"intensity_{tag}"] = sums[:, n_ofi + 1] / secs
-            for k, col in enumerate(("depl_bid", "repl_bid", "depl_ask", "repl_ask")):
-                side, what = col.split("_")[1], col.split("_")[0]
-                out[f"l1_{what}_{side}_{tag}"] = sums[:, n_ofi + 2 + k] / secs
-        return out
+        windows = np.asarray(self.config.windows_ns, dtype=np.int64)
+        fk.windows_nb(rows.ts, rows.cum, idx, t, windows, first, out)
+        return {name: out[:, j] for j, name in enumerate(names)}
 
 
 def build_features(

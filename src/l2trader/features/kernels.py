@@ -34,6 +34,7 @@ __all__ = [
     "n_increments",
     "n_state",
     "states_nb",
+    "windows_nb",
 ]
 
 IST_HAS_PREV: Final = 0
@@ -57,14 +58,56 @@ def n_increments(n_ofi: int) -> int:
 
 
 @njit_inline
-def imbalance_nb(bq: NDArray[np.float64], aq: NDArray[np.float64], n: int) -> float:
-    """Size imbalance over the best ``n`` levels, NaN when both sides are empty."""
+def imbalances_nb(
+    bq: NDArray[np.float64],
+    aq: NDArray[np.float64],
+    levels: NDArray[np.int64],
+    out: NDArray[np.float64],
+    c: int,
+) -> None:
+    """Size imbalance over the best n levels for every n in ``levels`` (ascending).
+
+    ``(sum qb - sum qa) / (sum qb + sum qa)``, NaN when both sums are 0; to ``out[c:]``.
+    """
     b = 0.0
     a = 0.0
-    for k in range(n):
-        b += bq[k]
-        a += aq[k]
-    return (b - a) / (b + a) if b + a > 0.0 else np.nan
+    m = 0
+    for i in range(levels.shape[0]):
+        while m < levels[i]:
+            b += bq[m]
+            a += aq[m]
+            m += 1
+        out[c + i] = (b - a) / (b + a) if b + a > 0.0 else np.nan
+
+
+@njit_inline
+def depths_nb(
+    ticks: NDArray[np.int64],
+    qty: NDArray[np.float64],
+    mid: float,
+    limits: NDArray[np.float64],
+    scale: float,
+    out: NDArray[np.float64],
+    c: int,
+) -> None:
+    """Size at most ``limit * scale`` ticks from ``mid``, for every limit (ascending).
+
+    Levels are best first, so their distance from the mid only grows: each limit extends
+    the previous sum. Writes ``out[c + 2 i]`` (bid and ask columns interleave); NaN when
+    ``mid`` is NaN.
+    """
+    n = ticks.shape[0]
+    k = 0
+    total = 0.0
+    for i in range(limits.shape[0]):
+        if np.isnan(mid):
+            out[c + 2 * i] = np.nan
+            continue
+        limit = limits[i] * scale
+        while k < n and qty[k] > 0.0 and abs(ticks[k] - mid) <= limit:
+            total += qty[k]
+            k += 1
+        out[c + 2 * i] = total
 
 
 @njit_inline
@@ -76,20 +119,6 @@ def weighted_imbalance_nb(bq: NDArray[np.float64], aq: NDArray[np.float64]) -> f
         b += bq[k] / (k + 1)
         a += aq[k] / (k + 1)
     return (b - a) / (b + a) if b + a > 0.0 else np.nan
-
-
-@njit_inline
-def depth_within_nb(
-    ticks: NDArray[np.int64], qty: NDArray[np.float64], mid: float, limit: float
-) -> float:
-    """Sum of sizes of levels at most ``limit`` ticks from ``mid`` (NaN if mid is NaN)."""
-    if np.isnan(mid):
-        return np.nan
-    total = 0.0
-    for k in range(ticks.shape[0]):
-        if qty[k] > 0.0 and abs(ticks[k] - mid) <= limit:
-            total += qty[k]
-    return total
 
 
 @njit_inline
@@ -168,20 +197,16 @@ def state_row_nb(
     out[2] = (bt[0] * aq[0] + at[0] * bq[0]) / (bq[0] + aq[0]) if two_sided else np.nan
     out[3] = bq[0] / (bq[0] + aq[0]) if two_sided else np.nan
     c = BASE_STATE
-    for n in imb_levels:
-        out[c] = imbalance_nb(bq, aq, n)
-        c += 1
+    imbalances_nb(bq, aq, imb_levels, out, c)
+    c += imb_levels.shape[0]
     out[c] = weighted_imbalance_nb(bq, aq)
     c += 1
-    for k in depth_ticks:
-        out[c] = depth_within_nb(bt, bq, mid, k)
-        out[c + 1] = depth_within_nb(at, aq, mid, k)
-        c += 2
-    for x in depth_bps:
-        limit = x * 1e-4 * abs(mid)
-        out[c] = depth_within_nb(bt, bq, mid, limit)
-        out[c + 1] = depth_within_nb(at, aq, mid, limit)
-        c += 2
+    depths_nb(bt, bq, mid, depth_ticks, 1.0, out, c)
+    depths_nb(at, aq, mid, depth_ticks, 1.0, out, c + 1)
+    c += 2 * depth_ticks.shape[0]
+    depths_nb(bt, bq, mid, depth_bps, 1e-4 * abs(mid), out, c)
+    depths_nb(at, aq, mid, depth_bps, 1e-4 * abs(mid), out, c + 1)
+    c += 2 * depth_bps.shape[0]
     out[c] = slope_nb(bt, bq, mid, slope_n)
     out[c + 1] = slope_nb(at, aq, mid, slope_n)
     return mid
@@ -282,3 +307,45 @@ def states_nb(
     for j in range(rows.shape[0]):
         r = rows[j]
         state_row_nb(bt[r], bq[r], at[r], aq[r], params, out[j])
+
+
+@njit_nrt_free
+def windows_nb(
+    ts: NDArray[np.int64],
+    cum: NDArray[np.float64],
+    idx: NDArray[np.int64],
+    t: NDArray[np.int64],
+    windows: NDArray[np.int64],
+    first_ts: int,
+    out: NDArray[np.float64],
+) -> None:
+    """Trailing-window features of samples at times ``t`` (sorted) ending at rows ``idx``.
+
+    For window ``w`` the start is the last row with ``ts <= t - w`` (two pointers: ``t`` is
+    sorted), the value ``cum[idx] - cum[start]``; NaN while ``t - w < first_ts``. ``out`` has
+    ``n_ofi + 6`` columns per window, in registry order: the OFI sums, rv (bps, sqrt of the
+    squared-return sum), intensity (events/s), then depletion/replenishment bid/ask (/s).
+    Oracle: pandas time-based ``rolling`` in ``tests/unit/features/oracle.py``.
+    """
+    n_incr = cum.shape[1]
+    n_ofi = n_incr - INCR_TAIL
+    width = n_ofi + 6
+    for k in range(windows.shape[0]):
+        w = windows[k]
+        secs = w / 1e9
+        lo = -1
+        for j in range(t.shape[0]):
+            target = t[j] - w
+            while lo + 1 < ts.shape[0] and ts[lo + 1] <= target:
+                lo += 1
+            base = k * width
+            if target < first_ts or lo < 0:
+                for c in range(width):
+                    out[j, base + c] = np.nan
+                continue
+            end = idx[j]
+            for c in range(n_ofi):
+                out[j, base + c] = cum[end, c] - cum[lo, c]
+            out[j, base + n_ofi] = np.sqrt(max(cum[end, n_ofi] - cum[lo, n_ofi], 0.0))
+            for c in range(n_ofi + 1, n_incr):
+                out[j, base + c] = (cum[end, c] - cum[lo, c]) / secs
