@@ -160,3 +160,16 @@ def test_evaluate_refuses_a_frame_built_with_another_config(pipeline: Path) -> N
     )
     assert result.exit_code != 0
     assert "feature frame lacks" in str(result.exception) or "differs" in str(result.exception)
+
+
+def test_features_with_microprice_warmup_leave_the_warmup_nan(pipeline: Path) -> None:
+    from l2trader.features.frame import FeatureFrame
+
+    cat = ["--catalog", str(pipeline / "cat"), "--venue", "synthetic", "--symbol", "SYN"]
+    path = pipeline / "fm.parquet"
+    _invoke("features", *cat, "--out", str(path), "--horizons", "", "--microprice-warmup", "300s")
+    frame = FeatureFrame.read_parquet(path)
+    ts, micro = frame.columns["ts_recv"], frame.columns["microprice"]
+    first = ts[0] - ts[0] % 1_000_000_000  # the warm-up runs from the first book state
+    assert np.isnan(micro[ts < first + 299_000_000_000]).all()
+    assert np.isfinite(micro[ts > first + 301_000_000_000]).mean() > 0.9

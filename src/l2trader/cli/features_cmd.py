@@ -24,6 +24,7 @@ from l2trader.features.build import FeatureBuilder, add_labels
 from l2trader.features.clocks import ClockSpec, parse_duration
 from l2trader.features.config import FeatureConfig
 from l2trader.features.frame import FeatureFrame
+from l2trader.features.microprice_warmup import MicropriceWarmupConfig
 
 __all__ = ["FeatureRun", "app", "compute_features", "parse_durations"]
 
@@ -62,8 +63,13 @@ def compute_features(
     *,
     start: str | None = None,
     end: str | None = None,
+    microprice_warmup_ns: int | None = None,
 ) -> FeatureRun:
-    """Stream the catalog through the book and the feature builder; add labels at the end."""
+    """Stream the catalog through the book and the feature builder; add labels at the end.
+
+    With ``microprice_warmup_ns`` the Stoikov micro-price is fitted on the first part of
+    the stream and the ``microprice`` column is NaN until then (no look-ahead).
+    """
     parts = list(cat.partitions(instrument.venue, instrument.symbol))
     total = sum(
         p.rows
@@ -71,7 +77,14 @@ def compute_features(
         if (start is None or p.date >= start) and (end is None or p.date <= end)
     )
     replayer = Replayer(levels=config.levels)
-    builder = FeatureBuilder(config, clock, instrument.tick_size, keep_mid=bool(horizons_ns))
+    warm = (
+        None
+        if microprice_warmup_ns is None
+        else MicropriceWarmupConfig(warmup_ns=microprice_warmup_ns)
+    )
+    builder = FeatureBuilder(
+        config, clock, instrument.tick_size, microprice_warmup=warm, keep_mid=bool(horizons_ns)
+    )
     chunks: list[dict[str, np.ndarray]] = []
     events = states = 0
     t0 = time.perf_counter()
@@ -114,6 +127,9 @@ def features(
     levels: Annotated[int, typer.Option(min=1, max=100, help="book levels per side")] = 10,
     start: Annotated[str | None, typer.Option(help="first date YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option(help="last date YYYY-MM-DD")] = None,
+    microprice_warmup: Annotated[
+        str | None, typer.Option(help="fit the Stoikov micro-price on this first span, e.g. 30m")
+    ] = None,
 ) -> None:
     """Compute the feature frame (C3) of a catalog instrument on a sampling clock."""
     if ctx.invoked_subcommand is not None:
@@ -123,9 +139,11 @@ def features(
     cat = Catalog(catalog)
     instrument = resolve_instrument(cat, venue, symbol, None)
     config = default_config(levels, parse_durations(windows))
+    warm_ns = None if microprice_warmup is None else parse_duration(microprice_warmup)
     run = compute_features(
         cat, instrument, config, ClockSpec.parse(clock), parse_durations(horizons),
         start=start, end=end,
+        microprice_warmup_ns=warm_ns,
     )  # fmt: skip
     run.frame.write_parquet(out)
     print_feature_summary(run, out)
