@@ -13,6 +13,14 @@ Timed regions (best of ``--repeat``, JIT warmed up first, setup outside the time
   i.e. one book (the strategy's view), like our replay. Mode ``full``: hftbacktest's normal
   EXCH+LOCAL stream, i.e. two books (exchange side + local side); reported as extra keys.
 - bare numba baseline: a trivial ``@njit`` loop writing qty into dense price-indexed arrays.
+
+Mode ``--imbalance-top5`` (a separate run: no ingest timing, local rows only, ROI vector
+depth): the same feed loop, once reading only the best bid/ask (book-only, as above) and once
+reading the top 5 non-empty levels of each side at every feed stop and accumulating the
+5-level size imbalance. The two are timed alternately in the same process. Two level
+readers: ``bid_qty_at_tick``/``ask_qty_at_tick`` per tick (the depth's accessor) and the
+``bid_depth``/``ask_depth`` arrays indexed directly; the faster is reported. Walks are
+bounded by the ROI and ``MAX_WALK`` ticks from the best price.
 """
 
 from __future__ import annotations
@@ -236,6 +244,166 @@ def replay_fields(
     }
 
 
+MAX_WALK = 4096
+"""Most ticks walked from the best price per side when collecting the top 5 levels."""
+TOP_N = 5
+
+
+@njit
+def top_bid_nb(depth: Any, n: int) -> tuple[float, int]:
+    """Sum of the best ``n`` non-empty bid sizes via ``bid_qty_at_tick``; (sum, ticks walked)."""
+    tick = depth.best_bid_tick
+    lo = max(depth.roi_lb_tick, tick - MAX_WALK)
+    if tick < lo or tick > depth.roi_ub_tick:
+        return 0.0, 0
+    total, found, start = 0.0, 0, tick
+    while found < n and tick >= lo:
+        q = depth.bid_qty_at_tick(tick)
+        if q > 0.0:
+            total += q
+            found += 1
+        tick -= 1
+    return total, start - tick
+
+
+@njit
+def top_ask_nb(depth: Any, n: int) -> tuple[float, int]:
+    """Sum of the best ``n`` non-empty ask sizes via ``ask_qty_at_tick``; (sum, ticks walked)."""
+    tick = depth.best_ask_tick
+    hi = min(depth.roi_ub_tick, tick + MAX_WALK)
+    if tick > hi or tick < depth.roi_lb_tick:
+        return 0.0, 0
+    total, found, start = 0.0, 0, tick
+    while found < n and tick <= hi:
+        q = depth.ask_qty_at_tick(tick)
+        if q > 0.0:
+            total += q
+            found += 1
+        tick += 1
+    return total, tick - start
+
+
+@njit
+def top_array_nb(arr: np.ndarray, idx: int, step: int, n: int) -> float:
+    """Sum of the first ``n`` non-zero ``arr`` values from ``idx`` in direction ``step``."""
+    total, found, walked = 0.0, 0, 0
+    while found < n and 0 <= idx < arr.shape[0] and walked < MAX_WALK:
+        q = arr[idx]
+        if q > 0.0:
+            total += q
+            found += 1
+        idx += step
+        walked += 1
+    return total
+
+
+@njit
+def imbalance_top5_nb(hbt: Any) -> tuple[int, float, int]:
+    """Every feed stop: top-5 sizes per side via ``*_qty_at_tick``, 5-level imbalance.
+
+    Returns (stops, sum of imbalances as a checksum, ticks walked).
+    """
+    stops, acc, walked = 0, 0.0, 0
+    while hbt.wait_next_feed(False, BIG_TIMEOUT) == 2:
+        depth = hbt.depth(0)
+        b, wb = top_bid_nb(depth, TOP_N)
+        a, wa = top_ask_nb(depth, TOP_N)
+        if a + b > 0.0:
+            acc += (b - a) / (b + a)
+        walked += wb + wa
+        stops += 1
+    return stops, acc, walked
+
+
+@njit
+def imbalance_top5_array_nb(hbt: Any) -> tuple[int, float, int]:
+    """As ``imbalance_top5_nb``, reading the ``bid_depth``/``ask_depth`` arrays directly."""
+    stops, acc = 0, 0.0
+    while hbt.wait_next_feed(False, BIG_TIMEOUT) == 2:
+        depth = hbt.depth(0)
+        lb = depth.roi_lb_tick
+        b = top_array_nb(depth.bid_depth, depth.best_bid_tick - lb, -1, TOP_N)
+        a = top_array_nb(depth.ask_depth, depth.best_ask_tick - lb, 1, TOP_N)
+        if a + b > 0.0:
+            acc += (b - a) / (b + a)
+        stops += 1
+    return stops, acc, 0
+
+
+IMBALANCE_LOOPS = {
+    "book_only": replay_nb,
+    "imbalance_qty_at_tick": imbalance_top5_nb,
+    "imbalance_depth_array": imbalance_top5_array_nb,
+}
+
+
+def time_imbalance(data: np.ndarray, tick: float, lot: float, repeat: int) -> dict[str, Any]:
+    """Best seconds of each loop in ``IMBALANCE_LOOPS`` (ROI vector), runs interleaved.
+
+    A small stream gets ``ceil(5M / rows)`` runs at least, as in ``bench_features.py``.
+    """
+    repeat = max(repeat, -(-5_000_000 // max(len(data), 1)))
+    small = data[:2000].copy()
+    for loop in IMBALANCE_LOOPS.values():  # JIT warm-up, not timed
+        bt = make_backtest("roivec", small, tick, lot)
+        loop(bt)
+        bt.close()
+    best = dict.fromkeys(IMBALANCE_LOOPS, float("inf"))
+    info: dict[str, Any] = {}
+    for _ in range(repeat):
+        for name, loop in IMBALANCE_LOOPS.items():
+            bt = make_backtest("roivec", data, tick, lot)
+            t0 = time.perf_counter()
+            res = loop(bt)
+            best[name] = min(best[name], time.perf_counter() - t0)
+            bt.close()
+            info[name] = res
+    log("imbalance-top5: " + ", ".join(f"{k} {v:.4f} s" for k, v in best.items()))
+    return {"secs": best, "results": info}
+
+
+def imbalance_fields(
+    prefix: str, local: np.ndarray, tick: float, lot: float, rep: int
+) -> dict[str, Any]:
+    """Book-only vs top-5 imbalance rates for one local-only stream, same process."""
+    n = len(local)
+    timed = time_imbalance(local, tick, lot, rep)
+    secs, res = timed["secs"], timed["results"]
+    via = min(("imbalance_qty_at_tick", "imbalance_depth_array"), key=lambda k: secs[k])
+    stops, checksum, walked = res["imbalance_qty_at_tick"]
+    return {
+        f"{prefix}replay_events": n,
+        f"{prefix}replay_stops": int(res["book_only"][0]),
+        f"{prefix}replay_events_per_s": rate(n, secs["book_only"]),
+        f"{prefix}replay_depth_impl": "roivec",
+        f"{prefix}imbalance_top5_events_per_s": rate(n, secs[via]),
+        f"{prefix}imbalance_top5_via": via,
+        f"{prefix}imbalance_top5_detail_events_per_s": {
+            k: rate(n, secs[k]) for k in IMBALANCE_LOOPS if k != "book_only"
+        },
+        f"{prefix}imbalance_top5_checksum": float(checksum),
+        f"{prefix}imbalance_top5_array_checksum": float(res["imbalance_depth_array"][1]),
+        f"{prefix}imbalance_top5_mean_ticks_walked": walked / max(int(stops), 1),
+    }
+
+
+def run_imbalance_mode(args: argparse.Namespace) -> dict[str, Any]:
+    """``--imbalance-top5``: book-only vs top-5 imbalance on USD-M (+ synthetic)."""
+    result: dict[str, Any] = {
+        "peer": "hftbacktest",
+        "version": hbt_mod.__version__,
+        "mode": "imbalance_top5",
+    }
+    data = binancefutures.convert(str(args.binance_gz))  # input only, not timed
+    result.update(imbalance_fields("", local_only(data), 0.1, 0.001, args.repeat))
+    del data
+    if args.synthetic_npy is not None:
+        local = c1_to_hbt(np.load(args.synthetic_npy), args.tick_size)
+        fields = imbalance_fields("synthetic_", local, args.tick_size, args.lot_size, args.repeat)
+        result.update(fields)
+    return result
+
+
 def main() -> None:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description="hftbacktest peer benchmark")
@@ -244,7 +412,17 @@ def main() -> None:
     ap.add_argument("--tick-size", type=float, default=0.1, help="synthetic stream tick size")
     ap.add_argument("--lot-size", type=float, default=1e-9, help="synthetic stream lot size")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--imbalance-top5",
+        action="store_true",
+        help="only time book-only vs top-5 imbalance replay (ROI vector, local rows)",
+    )
     args = ap.parse_args()
+    if args.imbalance_top5:
+        result = run_imbalance_mode(args)
+        result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        emit_json(STDOUT_FD, result)
+        return
     result: dict[str, Any] = {"peer": "hftbacktest", "version": hbt_mod.__version__}
     ingest, data = bench_ingest(args.binance_gz, args.repeat)
     result.update(ingest)
