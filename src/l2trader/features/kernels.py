@@ -58,56 +58,30 @@ def n_increments(n_ofi: int) -> int:
 
 
 @njit_inline
-def imbalances_nb(
-    bq: NDArray[np.float64],
-    aq: NDArray[np.float64],
-    levels: NDArray[np.int64],
-    out: NDArray[np.float64],
-    c: int,
-) -> None:
-    """Size imbalance over the best n levels for every n in ``levels`` (ascending).
-
-    ``(sum qb - sum qa) / (sum qb + sum qa)``, NaN when both sums are 0; to ``out[c:]``.
-    """
+def imbalance_nb(bq: NDArray[np.float64], aq: NDArray[np.float64], n: int) -> float:
+    """Size imbalance over the best ``n`` levels, NaN when both sides are empty."""
     b = 0.0
     a = 0.0
-    m = 0
-    for i in range(levels.shape[0]):
-        while m < levels[i]:
-            b += bq[m]
-            a += aq[m]
-            m += 1
-        out[c + i] = (b - a) / (b + a) if b + a > 0.0 else np.nan
+    for k in range(n):
+        b += bq[k]
+        a += aq[k]
+    return (b - a) / (b + a) if b + a > 0.0 else np.nan
+
 
 
 @njit_inline
-def depths_nb(
-    ticks: NDArray[np.int64],
-    qty: NDArray[np.float64],
-    mid: float,
-    limits: NDArray[np.float64],
-    scale: float,
-    out: NDArray[np.float64],
-    c: int,
-) -> None:
-    """Size at most ``limit * scale`` ticks from ``mid``, for every limit (ascending).
-
-    Levels are best first, so their distance from the mid only grows: each limit extends
-    the previous sum. Writes ``out[c + 2 i]`` (bid and ask columns interleave); NaN when
-    ``mid`` is NaN.
-    """
-    n = ticks.shape[0]
-    k = 0
+def depth_within_nb(
+    ticks: NDArray[np.int64], qty: NDArray[np.float64], mid: float, limit: float
+) -> float:
+    """Sum of sizes of levels at most ``limit`` ticks from ``mid`` (NaN if mid is NaN)."""
+    if np.isnan(mid):
+        return np.nan
     total = 0.0
-    for i in range(limits.shape[0]):
-        if np.isnan(mid):
-            out[c + 2 * i] = np.nan
-            continue
-        limit = limits[i] * scale
-        while k < n and qty[k] > 0.0 and abs(ticks[k] - mid) <= limit:
+    for k in range(ticks.shape[0]):
+        if qty[k] > 0.0 and abs(ticks[k] - mid) <= limit:
             total += qty[k]
-            k += 1
-        out[c + 2 * i] = total
+    return total
+
 
 
 @njit_inline
@@ -197,16 +171,20 @@ def state_row_nb(
     out[2] = (bt[0] * aq[0] + at[0] * bq[0]) / (bq[0] + aq[0]) if two_sided else np.nan
     out[3] = bq[0] / (bq[0] + aq[0]) if two_sided else np.nan
     c = BASE_STATE
-    imbalances_nb(bq, aq, imb_levels, out, c)
-    c += imb_levels.shape[0]
+    for n in imb_levels:  # fixed-length loops unroll: measured faster than one running pass
+        out[c] = imbalance_nb(bq, aq, n)
+        c += 1
     out[c] = weighted_imbalance_nb(bq, aq)
     c += 1
-    depths_nb(bt, bq, mid, depth_ticks, 1.0, out, c)
-    depths_nb(at, aq, mid, depth_ticks, 1.0, out, c + 1)
-    c += 2 * depth_ticks.shape[0]
-    depths_nb(bt, bq, mid, depth_bps, 1e-4 * abs(mid), out, c)
-    depths_nb(at, aq, mid, depth_bps, 1e-4 * abs(mid), out, c + 1)
-    c += 2 * depth_bps.shape[0]
+    for k in depth_ticks:
+        out[c] = depth_within_nb(bt, bq, mid, k)
+        out[c + 1] = depth_within_nb(at, aq, mid, k)
+        c += 2
+    for x in depth_bps:
+        limit = x * 1e-4 * abs(mid)
+        out[c] = depth_within_nb(bt, bq, mid, limit)
+        out[c + 1] = depth_within_nb(at, aq, mid, limit)
+        c += 2
     out[c] = slope_nb(bt, bq, mid, slope_n)
     out[c + 1] = slope_nb(at, aq, mid, slope_n)
     return mid
