@@ -248,7 +248,10 @@ def flows_nb(
         row = cum[i]
         for k in range(row.shape[0]):
             row[k] = 0.0
-        if ist[IST_HAS_PREV]:
+        if i > 0:  # the previous state is the frame's previous row: no copy per row
+            before = (bt[i - 1], bq[i - 1], at[i - 1], aq[i - 1])
+            increment_row_nb(bt[i], bq[i], at[i], aq[i], before, ofi_levels, row)
+        elif ist[IST_HAS_PREV]:
             increment_row_nb(bt[i], bq[i], at[i], aq[i], prev, ofi_levels, row)
         mid = mid_nb(bt[i, 0], bq[i, 0], at[i, 0], aq[i, 0])
         mids[i] = mid
@@ -266,11 +269,13 @@ def flows_nb(
         last_change[i] = ist[IST_LAST_CHANGE]
         ist[IST_PREV_EVENT] = ev[i]
         ist[IST_HAS_PREV] = 1
+    last = ts.shape[0] - 1
+    if last >= 0:  # carry the chunk's last state to the next chunk
         for k in range(pbt.shape[0]):
-            pbt[k] = bt[i, k]
-            pbq[k] = bq[i, k]
-            pat[k] = at[i, k]
-            paq[k] = aq[i, k]
+            pbt[k] = bt[last, k]
+            pbq[k] = bq[last, k]
+            pat[k] = at[last, k]
+            paq[k] = aq[last, k]
 
 
 @njit_nrt_free
