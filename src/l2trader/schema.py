@@ -20,6 +20,7 @@ __all__ = [
     "ASK",
     "BID",
     "EVENT_DTYPE",
+    "FILL_DTYPE",
     "F_GAP_BEFORE",
     "F_LAST",
     "F_REPAIRED",
@@ -29,10 +30,19 @@ __all__ = [
     "KIND_TRADE",
     "NO_ASK_TICKS",
     "NO_BID_TICKS",
+    "ORDER_DTYPE",
+    "ORDER_EVENT_DTYPE",
     "SIGNAL_DTYPE",
+    "STATE_DTYPE",
     "EventFlag",
     "EventKind",
+    "Liquidity",
+    "OrderAction",
+    "OrderStatus",
+    "OrderType",
+    "Reject",
     "Side",
+    "TimeInForce",
     "empty_events",
     "field_table",
 ]
@@ -151,3 +161,126 @@ def field_table(dtype: np.dtype, docs: dict[str, tuple[str, str]]) -> str:
         unit, meaning = docs[name]
         rows.append(f"| `{name}` | `{dtype.fields[name][0]}` | {unit} | {meaning} |")  # type: ignore[index]
     return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# C5-C7: orders, order events, fills, state (engine, paper, analysis)
+# ---------------------------------------------------------------------------------------------
+
+
+class OrderAction(IntEnum):
+    """What an order intent asks for."""
+
+    NEW = 1
+    CANCEL = 2
+    MODIFY = 3
+
+
+class OrderType(IntEnum):
+    """Order type of a NEW/MODIFY intent."""
+
+    LIMIT = 1
+    MARKET = 2
+
+
+class TimeInForce(IntEnum):
+    """How long an order works: GTC rests, IOC/FOK never rest, POST_ONLY never takes."""
+
+    GTC = 1
+    IOC = 2
+    FOK = 3
+    POST_ONLY = 4
+
+
+class OrderStatus(IntEnum):
+    """Status carried by an order event (C5)."""
+
+    ACCEPTED = 1
+    REJECTED = 2
+    CANCELED = 3
+    EXPIRED = 4
+    FILLED = 5
+    PARTIALLY_FILLED = 6
+
+
+class Reject(IntEnum):
+    """Reason code of a rejection (risk manager or simulated venue); 0 = none."""
+
+    NONE = 0
+    RISK_MAX_POSITION = 1
+    RISK_MAX_ORDER_QTY = 2
+    RISK_MAX_NOTIONAL = 3
+    RISK_PRICE_COLLAR = 4
+    RISK_MAX_OPEN_ORDERS = 5
+    RISK_KILL_SWITCH = 6
+    POST_ONLY_WOULD_CROSS = 7
+    FOK_NOT_FILLABLE = 8
+    UNKNOWN_ORDER = 9
+    NO_LIQUIDITY = 10
+    INVALID_ORDER = 11
+
+
+class Liquidity(IntEnum):
+    """Whether a fill added (maker) or removed (taker) liquidity."""
+
+    MAKER = 1
+    TAKER = 2
+
+
+ORDER_DTYPE: Final = np.dtype(
+    [
+        ("ts_recv", "i8"),
+        ("order_id", "i8"),
+        ("action", "u1"),
+        ("side", "i1"),
+        ("order_type", "u1"),
+        ("tif", "u1"),
+        ("price_ticks", "i8"),
+        ("qty", "f8"),
+    ],
+    align=True,
+)
+"""C5 order intent (strategy -> risk -> exchange). ``docs/contracts/orders.md``."""
+
+ORDER_EVENT_DTYPE: Final = np.dtype(
+    [
+        ("ts_exch", "i8"),
+        ("ts_recv", "i8"),
+        ("order_id", "i8"),
+        ("status", "u1"),
+        ("reason", "u2"),
+        ("leaves_qty", "f8"),
+    ],
+    align=True,
+)
+"""C5 order event (exchange/risk -> strategy): status changes with their reason."""
+
+FILL_DTYPE: Final = np.dtype(
+    [
+        ("ts_exch", "i8"),
+        ("ts_recv", "i8"),
+        ("order_id", "i8"),
+        ("side", "i1"),
+        ("liquidity", "u1"),
+        ("levels", "i2"),
+        ("price_ticks", "i8"),
+        ("qty", "f8"),
+        ("fee", "f8"),
+    ],
+    align=True,
+)
+"""C6 fill: ``price_ticks`` is the VWAP in ticks (float rounding: see the contract page) and
+``fee`` is in quote currency (negative = rebate)."""
+
+STATE_DTYPE: Final = np.dtype(
+    [
+        ("ts_recv", "i8"),
+        ("mid", "f8"),
+        ("position", "f8"),
+        ("cash", "f8"),
+        ("fees", "f8"),
+        ("equity", "f8"),
+    ],
+    align=True,
+)
+"""C7 state sample on a fixed grid: ``equity = cash + position * mid`` (quote currency)."""

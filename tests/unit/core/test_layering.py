@@ -18,7 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"core", "data", "book"},
     "features": {"core", "book"},
     "signals": {"core", "features"},
-    "cli": {"core", "data", "book", "synth", "ingest", "testing", "features", "signals"},
+    "engine": {"core", "book", "features", "signals"},
+    "cli": {"core", "data", "book", "synth", "ingest", "testing", "features", "signals", "engine"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Event-driven backtest engine: exchange simulator, risk manager, portfolio (issue 4)."""
