@@ -269,8 +269,9 @@ FILL_DTYPE: Final = np.dtype(
     ],
     align=True,
 )
-"""C6 fill: ``price_ticks`` is the VWAP in ticks (float rounding: see the contract page) and
-``fee`` is in quote currency (negative = rebate)."""
+"""C6 fill: a taker sweep gives one fill per price level (exact ``price_ticks``; DESIGN's one
+VWAP row would not fit an int64 tick), ``levels`` = levels the order walked, ``fee`` in quote
+currency (negative = rebate)."""
 
 STATE_DTYPE: Final = np.dtype(
     [

@@ -23,3 +23,14 @@ def test_feature_frame_contract_lists_every_registered_family() -> None:
     begin = text.index("-->", text.index("BEGIN GENERATED")) + len("-->")
     end = text.index("<!-- END GENERATED")
     assert text[begin:end].strip() == markdown_table().strip()
+
+
+def test_order_fill_state_contract_lists_every_field_with_its_dtype() -> None:
+    from l2trader.schema import FILL_DTYPE, ORDER_DTYPE, ORDER_EVENT_DTYPE, STATE_DTYPE
+
+    text = (DOCS / "orders.md").read_text()
+    for dtype in (ORDER_DTYPE, ORDER_EVENT_DTYPE, FILL_DTYPE, STATE_DTYPE):
+        for name in dtype.names or ():
+            row = f"| `{name}` | `{dtype.fields[name][0]}` |"  # type: ignore[index]
+            assert row in text, f"{name}: {row} missing from orders.md"
+        assert f"{dtype.itemsize} bytes" in text
