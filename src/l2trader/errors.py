@@ -14,7 +14,7 @@ value and location::
     │   ├── SequenceGapError            missing updates between two messages
     │   ├── CrossedBookError            best bid >= best ask after a LAST record
     │   ├── EmptySideError              a side of the book is empty where it must not be
-    │   └── SnapshotSyncError           no snapshot to synchronise a diff stream with
+    │   ├── SnapshotSyncError           no snapshot to synchronise a diff stream with
     ├── CatalogError                    catalog layout, manifest or partition problems
     │   └── PartitionNotFoundError      the requested venue/symbol/date has no data
     ├── BookError                       book kernel misuse (e.g. price range overflow)
@@ -28,6 +28,7 @@ __all__ = [
     "ArtifactError",
     "BookError",
     "CatalogError",
+    "ChecksumError",
     "ConfigError",
     "CrossedBookError",
     "DataError",
@@ -131,6 +132,10 @@ class SnapshotSyncError(DataError):
     """A diff-depth stream cannot be synchronised: no usable snapshot."""
 
     code = "snapshot_sync"
+
+
+class ChecksumError(DataError):
+    """The book rebuilt from the stream disagrees with the checksum the venue sent with it."""
 
 
 class CatalogError(L2TraderError):

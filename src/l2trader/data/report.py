@@ -46,6 +46,7 @@ class IssueCode(StrEnum):
     LOCKED_BOOK = "locked_book"
     EMPTY_SIDE = "empty_side"
     UNCLOSED_BATCH = "unclosed_batch"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
 
 
 _ERROR_FOR_CODE: dict[IssueCode, type[errors.DataError]] = {
@@ -64,6 +65,7 @@ _ERROR_FOR_CODE: dict[IssueCode, type[errors.DataError]] = {
     IssueCode.LOCKED_BOOK: errors.CrossedBookError,
     IssueCode.EMPTY_SIDE: errors.EmptySideError,
     IssueCode.UNCLOSED_BATCH: errors.InvalidValueError,
+    IssueCode.CHECKSUM_MISMATCH: errors.ChecksumError,
 }
 
 

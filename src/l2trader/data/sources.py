@@ -23,6 +23,12 @@ class SourceFormat(StrEnum):
     """Tardis.dev CSV: incremental_book_L2, book_snapshot_N or trades."""
     LOBSTER = "lobster"
     """LOBSTER message file (+ its orderbook file)."""
+    KRAKEN = "kraken"
+    """Kraken spot WebSocket v1 ``book`` capture (cryptofeed); every CRC32 checksum verified."""
+    KRAKEN_FUTURES = "kraken-futures"
+    """Kraken Futures v1 ``book`` capture; per-product seq checked."""
+    OKX = "okx"
+    """OKX v5 ``books`` capture; every CRC32 checksum verified."""
 
 
 def open_source(
@@ -53,6 +59,8 @@ def open_source(
             snapshot_paths=snapshot_paths,
             symbol=symbol,
         )
+    if fmt in _CAPTURE_READERS:
+        return _capture_reader(fmt, paths, instrument, policy, symbol)
     if len(paths) != 1:
         raise ConfigError(f"open_source: {fmt} reads one file at a time, got {len(paths)}")
     if fmt is SourceFormat.TARDIS:
@@ -76,3 +84,27 @@ def _lobster_levels(path: Path) -> int:
     if not suffix.isdigit():
         raise ConfigError(f"cannot infer LOBSTER levels from {path.name!r}: pass levels")
     return int(suffix)
+
+
+_CAPTURE_READERS = {SourceFormat.KRAKEN, SourceFormat.KRAKEN_FUTURES, SourceFormat.OKX}
+
+
+def _capture_reader(
+    fmt: SourceFormat,
+    paths: Sequence[Path],
+    instrument: Instrument,
+    policy: Policy,
+    symbol: str | None,
+) -> EventSource:
+    """Readers of multi-instrument websocket captures (``symbol`` selects one instrument)."""
+    if fmt is SourceFormat.KRAKEN:
+        from l2trader.data.kraken import KrakenBookReader
+
+        return KrakenBookReader(paths, instrument=instrument, policy=policy, symbol=symbol)
+    if fmt is SourceFormat.KRAKEN_FUTURES:
+        from l2trader.data.kraken_futures import KrakenFuturesBookReader
+
+        return KrakenFuturesBookReader(paths, instrument=instrument, policy=policy, symbol=symbol)
+    from l2trader.data.okx import OkxBookReader
+
+    return OkxBookReader(paths, instrument=instrument, policy=policy, symbol=symbol)

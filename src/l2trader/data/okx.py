@@ -1,0 +1,276 @@
+"""OKX v5 order-book channel captures -> C1 events, every checksum verified.
+
+Input: cryptofeed captures (``<ts>: <json>`` lines, ts = local receive time in float
+seconds; several instruments and channels interleaved). Book messages are
+``{"arg":{"channel":"books","instId":..},"action":"snapshot"|"update","data":[{"asks":
+[[px, sz, "0", n_orders], ..],"bids":[..],"ts":"<ms>","checksum":<int>(,"seqId","prevSeqId")}]}``:
+``sz`` is the new absolute size ("0" deletes), the deprecated ``"0"`` and the order count are
+ignored. A snapshot becomes one batch (CLEAR bid, bid SNAPSHOT rows, CLEAR ask, ask SNAPSHOT
+rows); an update one batch of BOOK rows. Channels ``books``, ``books-l2-tbt`` and
+``books50-l2-tbt`` are read; every other channel and the subscription acks are skipped.
+
+After every message (snapshots included) the reader computes the signed CRC32 of its own top
+25 levels (``bid:ask`` interleaved ``px:sz`` strings, the venue's own strings kept per
+level) and compares it with ``checksum``. When the messages carry ``seqId``/``prevSeqId``
+(newer captures), ``prevSeqId`` must equal the previous ``seqId`` (else ``SEQUENCE_GAP``).
+
+``ts_recv`` is the capture time; ``ts_exch`` the message ``ts`` (ms -> ns); ``seq`` the
+``seqId`` when present, else -1.
+
+Policy (as :class:`~l2trader.data.checksums.VerifiedBook`): strict raises the first issue
+(a checksum mismatch is ``IssueCode.BAD_VALUE`` -> ``InvalidValueError`` naming file:line);
+repair quarantines the message, emits a CLEAR (side 0) batch flagged ``F_REPAIRED |
+F_GAP_BEFORE`` and drops the instrument's updates until its next snapshot.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import orjson
+
+from l2trader.data.binance_parse import split_line
+from l2trader.data.checksums import (
+    BadLevel,
+    BookMessage,
+    Level,
+    StringBook,
+    VerifiedBook,
+    Where,
+    level_ticks,
+    tick_decimal,
+    tick_size_from_prices,
+)
+from l2trader.data.events import EventBuffer
+from l2trader.data.instruments import Instrument
+from l2trader.data.io import iter_lines
+from l2trader.data.report import IssueCode, Policy, ValidationReport
+from l2trader.errors import ConfigError
+from l2trader.schema import F_REPAIRED
+from l2trader.units import NS_PER_MILLISECOND
+
+__all__ = ["BOOK_CHANNELS", "OkxBookReader", "okx_tick_sizes"]
+
+BOOK_CHANNELS: Final = frozenset({"books", "books-l2-tbt", "books50-l2-tbt"})
+"""OKX channels with snapshot/update semantics and a checksum."""
+
+
+class OkxBookReader:
+    """Stream C1 event chunks of one instrument from OKX v5 book-channel captures.
+
+    Parameters
+    ----------
+    paths
+        Capture files (``.gz`` read transparently), one stream in this order.
+    instrument
+        Gives ``tick_size`` (prices become int64 ticks).
+    symbol
+        ``instId`` to keep, e.g. ``"BTC-USDT"``; None: ``instrument.symbol``.
+    policy
+        ``STRICT`` raises the first issue; ``REPAIR`` invalidates the book and waits for a
+        snapshot (see the module docstring).
+    depth
+        Truncate each side to this many levels after every level (None: keep all; OKX
+        sends the deletes itself).
+    chunk_size
+        Rows per yielded chunk (a chunk never splits a venue message).
+
+    Examples
+    --------
+    >>> inst = Instrument(venue="okx", symbol="BTC-USDT", tick_size=0.1)
+    >>> OkxBookReader(["OKX.ws.1.0"], instrument=inst).symbol
+    'BTC-USDT'
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        instrument: Instrument,
+        symbol: str | None = None,
+        policy: Policy = Policy.STRICT,
+        depth: int | None = None,
+        chunk_size: int = 262_144,
+    ) -> None:
+        if not paths:
+            raise ConfigError("OkxBookReader: paths must name at least one file")
+        if chunk_size <= 0 or (depth is not None and depth < 25):
+            raise ConfigError(
+                f"OkxBookReader: need chunk_size > 0 and depth >= 25 (or None), "
+                f"got {chunk_size}, {depth}"
+            )
+        self.paths = [Path(p) for p in paths]
+        self.instrument = instrument
+        self.symbol = (symbol or instrument.symbol).upper()
+        self.policy = Policy(policy)
+        self.depth = depth
+        self.chunk_size = chunk_size
+        self.source = ",".join(p.name for p in self.paths)
+        self.report = ValidationReport(self.source, self.policy)
+        self.stats: Counter[str] = Counter()
+        """``messages_emitted``, ``checksums_verified``, skips by reason, ..."""
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Yield C1 ``EVENT_DTYPE`` chunks; ``report`` and ``stats`` restart on each call."""
+        self.report.reset()
+        self.stats = Counter()
+        for chunk in _Pass(self).run():
+            self.report.events_out += len(chunk)
+            yield chunk
+
+
+class _Pass:
+    """State of one read: the instrument's verified book, last ``seqId`` and local clock."""
+
+    def __init__(self, reader: OkxBookReader) -> None:
+        self.reader = reader
+        self.report = reader.report
+        self.stats = reader.stats
+        self.tick = tick_decimal(reader.instrument.tick_size)
+        self.buffer = EventBuffer(reader.chunk_size)
+        self.book = VerifiedBook(
+            self.report, self.stats, self.buffer, name=reader.symbol, checksum=_okx
+        )
+        self.last_ts = -1
+        self.last_seq: int | None = None
+
+    def run(self) -> Iterator[np.ndarray]:
+        for path in self.reader.paths:
+            for line_no, text in iter_lines(path):
+                self.report.rows_in += 1
+                self._line((path.name, line_no), text)
+                if self.buffer.full:
+                    yield self.buffer.take()
+        last = self.buffer.take(final=True)
+        if len(last):
+            yield last
+
+    def _line(self, where: Where, text: str) -> None:
+        if not text.strip():
+            self._skip("blank_lines")
+            return
+        try:
+            ts, payload, _ = split_line(text)
+            decoded = _decode(payload) if payload else None
+        except (ValueError, TypeError, KeyError) as exc:
+            self._issue(where, IssueCode.PARSE_ERROR, f"bad line: {exc}", text)
+            return
+        if decoded is None:
+            self._skip("capture_meta" if not payload else "non_book")
+        elif decoded[0].upper() != self.reader.symbol:
+            self._skip("other_symbol")
+        else:
+            self._book(where, self._clock(where, ts), decoded[1], decoded[2], text)
+
+    def _book(
+        self, where: Where, clock: tuple[int, int], action: str, entry: dict[str, Any], raw: str
+    ) -> None:
+        try:
+            message = self._message(action, entry, clock)
+        except BadLevel as exc:
+            self.book.invalidate(where, exc.code, f"{self.reader.symbol}: {exc}", raw)
+            return
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            text = f"bad book data: {type(exc).__name__}: {exc}"
+            self.book.invalidate(where, IssueCode.PARSE_ERROR, text, raw)
+            return
+        if not message.snapshot and self.book.synced and self._gap(entry):
+            msg = f"{self.reader.symbol}: prevSeqId {entry['prevSeqId']} != last {self.last_seq}"
+            self.book.invalidate(where, IssueCode.SEQUENCE_GAP, msg, raw, message.seq)
+            return
+        self.book.apply(where, message, raw)
+        self.last_seq = message.seq if self.book.synced else None
+
+    def _message(self, action: str, entry: dict[str, Any], clock: tuple[int, int]) -> BookMessage:
+        if action not in ("snapshot", "update"):
+            raise ValueError(f"unknown action {action!r}")
+        levels = _levels(entry["bids"], True, self.tick) + _levels(entry["asks"], False, self.tick)
+        checksum = entry.get("checksum")
+        if checksum is not None and type(checksum) is not int:
+            raise TypeError(f"checksum must be an integer, got {checksum!r}")
+        return BookMessage(
+            action == "snapshot",
+            levels,
+            int(entry["ts"]) * NS_PER_MILLISECOND,
+            clock[0],
+            seq=int(entry.get("seqId", -1)),
+            depth=self.reader.depth,
+            checksum=checksum,
+            flags=clock[1],
+        )
+
+    def _gap(self, entry: dict[str, Any]) -> bool:
+        prev = entry.get("prevSeqId")
+        return prev is not None and self.last_seq is not None and int(prev) != self.last_seq
+
+    def _clock(self, where: Where, ts: int) -> tuple[int, int]:
+        """``(ts_recv, flags)``: a backwards local time is an issue; repair clamps it."""
+        if ts >= self.last_ts:
+            self.last_ts = ts
+            return ts, 0
+        msg = f"local timestamp {ts} ns is before the previous one, {self.last_ts} ns"
+        self._issue(where, IssueCode.OUT_OF_ORDER_TS, msg, None)
+        return self.last_ts, F_REPAIRED
+
+    def _issue(self, where: Where, code: IssueCode, message: str, raw: str | None) -> None:
+        self.report.add(where[1], -1, code, message, raw, source=where[0])
+
+    def _skip(self, why: str) -> None:
+        self.report.rows_skipped += 1
+        self.stats[why] += 1
+
+
+def _okx(book: StringBook) -> int:
+    return book.okx_checksum()
+
+
+def _decode(payload: str) -> tuple[str, str, dict[str, Any]] | None:
+    """``(instId, action, data entry)`` of a book message; None for anything else."""
+    if '"books' not in payload:
+        return None
+    msg = orjson.loads(payload)
+    if not isinstance(msg, dict) or "data" not in msg:
+        return None
+    arg = msg["arg"]
+    if arg["channel"] not in BOOK_CHANNELS:
+        return None
+    data = msg["data"]
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+        raise TypeError("book data must be a list holding one object")
+    return str(arg["instId"]), str(msg.get("action", "")), data[0]
+
+
+def _levels(levels: Any, is_bid: bool, tick: Decimal) -> list[Level]:
+    if not isinstance(levels, list):
+        raise TypeError("levels must be a list")
+    out: list[Level] = []
+    for level in levels:
+        price, size = level[0], level[1]
+        if not isinstance(price, str) or not isinstance(size, str):
+            raise TypeError(f"level {level!r}: px and sz must be strings")
+        ticks, qty = level_ticks(price, size, tick)
+        out.append((is_bid, ticks, qty, price, size))
+    return out
+
+
+def okx_tick_sizes(paths: Sequence[str | Path]) -> dict[str, float]:
+    """Map instId -> tick size inferred from a capture's book price strings (most decimals).
+
+    OKX prints prices without trailing zeros, so this is a lower bound on the precision
+    seen; it is a valid grid for every price in the capture (see
+    :func:`~l2trader.data.checksums.tick_size_from_prices`).
+    """
+    prices: dict[str, list[str]] = {}
+    for path in paths:
+        for _, text in iter_lines(path):
+            _, sep, payload = text.partition(": ")
+            decoded = _decode(payload) if sep else None
+            if decoded is not None:
+                for key in ("bids", "asks"):
+                    prices.setdefault(decoded[0], []).extend(lv[0] for lv in decoded[2][key])
+    return {inst: tick_size_from_prices(p) for inst, p in sorted(prices.items())}
