@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"core", "data", "book"},
     "features": {"core", "book"},
     "signals": {"core", "features"},
-    "engine": {"core", "book", "features", "signals"},
+    "engine": {"core", "data", "book", "features", "signals"},
     "cli": {"core", "data", "book", "synth", "ingest", "testing", "features", "signals", "engine"},
 }
 
