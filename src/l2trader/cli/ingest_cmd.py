@@ -13,10 +13,20 @@ from l2trader.data.catalog import Catalog
 from l2trader.data.events import EventSource
 from l2trader.data.instruments import BUILTIN_INSTRUMENTS, Instrument, lookup
 from l2trader.data.report import Policy
-from l2trader.data.sources import SourceFormat, open_source
+from l2trader.data.sources import FORMAT_HELP, SourceFormat, open_source
 from l2trader.ingest import IngestSummary, ingest_source
 
-__all__ = ["ingest", "resolve_instrument"]
+__all__ = ["formats", "ingest", "resolve_instrument"]
+
+
+def formats() -> None:
+    """List every input format `l2trader ingest` reads."""
+    table = Table(title="l2trader ingest <format> ...")
+    table.add_column("format", no_wrap=True)
+    table.add_column("what it reads")
+    for fmt, text in FORMAT_HELP.items():
+        table.add_row(fmt.value, text)
+    console.print(table)
 
 
 def resolve_instrument(

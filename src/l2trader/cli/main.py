@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 app.command("synth")(synth_cmd.synth)
 app.command("ingest")(ingest_cmd.ingest)
+app.command("formats")(ingest_cmd.formats)
 app.command("replay")(replay_cmd.replay)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(catalog_cmd.app, name="catalog")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -11,24 +12,41 @@ from l2trader.data.instruments import Instrument
 from l2trader.data.report import Policy
 from l2trader.errors import ConfigError
 
-__all__ = ["SourceFormat", "open_source"]
+__all__ = ["FORMAT_HELP", "SourceFormat", "open_source"]
 
 
 class SourceFormat(StrEnum):
-    """Raw input formats the readers understand."""
+    """Raw input formats the readers understand (one line each in :data:`FORMAT_HELP`)."""
 
     BINANCE = "binance"
-    """Binance diff-depth (spot/futures): recorder lines or cryptofeed captures."""
     TARDIS = "tardis"
-    """Tardis.dev CSV: incremental_book_L2, book_snapshot_N or trades."""
     LOBSTER = "lobster"
-    """LOBSTER message file (+ its orderbook file)."""
     KRAKEN = "kraken"
-    """Kraken spot WebSocket v1 ``book`` capture (cryptofeed); every CRC32 checksum verified."""
     KRAKEN_FUTURES = "kraken-futures"
-    """Kraken Futures v1 ``book`` capture; per-product seq checked."""
     OKX = "okx"
-    """OKX v5 ``books`` capture; every CRC32 checksum verified."""
+    COINBASE = "coinbase"
+    BITMEX = "bitmex"
+    BYBIT = "bybit"
+    BYBIT_V1 = "bybit-v1"
+    GEMINI = "gemini"
+    HYPERLIQUID = "hyperliquid"
+
+
+FORMAT_HELP: dict[SourceFormat, str] = {
+    SourceFormat.BINANCE: "Binance diff-depth (spot/futures): recorder lines or cryptofeed capture",
+    SourceFormat.TARDIS: "Tardis.dev CSV: incremental_book_L2, book_snapshot_N or trades",
+    SourceFormat.LOBSTER: "LOBSTER message file (+ its orderbook file)",
+    SourceFormat.KRAKEN: "Kraken spot WebSocket v1 book capture; every CRC32 checksum verified",
+    SourceFormat.KRAKEN_FUTURES: "Kraken Futures v1 book capture; per-product seq checked",
+    SourceFormat.OKX: "OKX v5 books capture; every CRC32 checksum verified",
+    SourceFormat.COINBASE: "Coinbase (Pro) WebSocket level2 capture (snapshot + l2update)",
+    SourceFormat.BITMEX: "BitMEX orderBookL2 capture; id-keyed rows priced via an id map",
+    SourceFormat.BYBIT: "Bybit orderbook.N JSON lines (history .zip or v5 capture); u checked",
+    SourceFormat.BYBIT_V1: "Bybit v1 orderBookL2_25 capture (retired API; id-keyed, cross_seq)",
+    SourceFormat.GEMINI: "Gemini v2 l2 capture (first l2_updates per symbol = full book)",
+    SourceFormat.HYPERLIQUID: "Hyperliquid l2Book recording (every message a full snapshot)",
+}
+"""One line per format, for ``l2trader formats`` and the docs."""
 
 
 def open_source(
@@ -42,10 +60,10 @@ def open_source(
     levels: int | None = None,
     symbol: str | None = None,
 ) -> EventSource:
-    """Build the reader for ``fmt`` over ``paths`` (read in order as one stream).
+    """Build the reader for fmt over paths (read in order as one stream).
 
-    ``snapshot_paths`` and ``symbol`` apply to Binance captures; ``orderbook_path`` and
-    ``levels`` to LOBSTER (``levels`` defaults to the ``_N`` suffix of the file name).
+    snapshot_paths and symbol apply to Binance captures; orderbook_path and
+    levels to LOBSTER (levels defaults to the _N suffix of the file name).
     """
     if not paths:
         raise ConfigError("open_source: at least one input path is required")
@@ -86,7 +104,18 @@ def _lobster_levels(path: Path) -> int:
     return int(suffix)
 
 
-_CAPTURE_READERS = {SourceFormat.KRAKEN, SourceFormat.KRAKEN_FUTURES, SourceFormat.OKX}
+_CAPTURE_READERS: dict[SourceFormat, tuple[str, str]] = {
+    SourceFormat.KRAKEN: ("l2trader.data.kraken", "KrakenBookReader"),
+    SourceFormat.KRAKEN_FUTURES: ("l2trader.data.kraken_futures", "KrakenFuturesBookReader"),
+    SourceFormat.OKX: ("l2trader.data.okx", "OkxBookReader"),
+    SourceFormat.COINBASE: ("l2trader.data.coinbase", "CoinbaseBookReader"),
+    SourceFormat.BITMEX: ("l2trader.data.bitmex", "BitmexBookReader"),
+    SourceFormat.BYBIT: ("l2trader.data.bybit", "BybitBookReader"),
+    SourceFormat.BYBIT_V1: ("l2trader.data.bybit", "BybitL2V1Reader"),
+    SourceFormat.GEMINI: ("l2trader.data.gemini", "GeminiBookReader"),
+    SourceFormat.HYPERLIQUID: ("l2trader.data.hyperliquid", "HyperliquidBookReader"),
+}
+"""Readers of websocket captures / JSON-lines dumps: (module, class), imported lazily."""
 
 
 def _capture_reader(
@@ -96,15 +125,7 @@ def _capture_reader(
     policy: Policy,
     symbol: str | None,
 ) -> EventSource:
-    """Readers of multi-instrument websocket captures (``symbol`` selects one instrument)."""
-    if fmt is SourceFormat.KRAKEN:
-        from l2trader.data.kraken import KrakenBookReader
-
-        return KrakenBookReader(paths, instrument=instrument, policy=policy, symbol=symbol)
-    if fmt is SourceFormat.KRAKEN_FUTURES:
-        from l2trader.data.kraken_futures import KrakenFuturesBookReader
-
-        return KrakenFuturesBookReader(paths, instrument=instrument, policy=policy, symbol=symbol)
-    from l2trader.data.okx import OkxBookReader
-
-    return OkxBookReader(paths, instrument=instrument, policy=policy, symbol=symbol)
+    """Readers of multi-instrument captures (symbol selects one instrument)."""
+    module, name = _CAPTURE_READERS[fmt]
+    reader: Callable[..., EventSource] = getattr(importlib.import_module(module), name)
+    return reader(paths, instrument=instrument, policy=policy, symbol=symbol)
