@@ -30,6 +30,8 @@ class SourceFormat(StrEnum):
     BYBIT_V1 = "bybit-v1"
     GEMINI = "gemini"
     HYPERLIQUID = "hyperliquid"
+    DATABENTO_MBP = "databento-mbp"
+    DATABENTO_MBO = "databento-mbo"
 
 
 FORMAT_HELP: dict[SourceFormat, str] = {
@@ -45,6 +47,8 @@ FORMAT_HELP: dict[SourceFormat, str] = {
     SourceFormat.BYBIT_V1: "Bybit v1 orderBookL2_25 capture (retired API; id-keyed, cross_seq)",
     SourceFormat.GEMINI: "Gemini v2 l2 capture (first l2_updates per symbol = full book)",
     SourceFormat.HYPERLIQUID: "Hyperliquid l2Book recording (every message a full snapshot)",
+    SourceFormat.DATABENTO_MBP: "Databento DBN MBP-1/MBP-10 (.dbn[.zst]): level diffs + trades",
+    SourceFormat.DATABENTO_MBO: "Databento DBN MBO (.dbn[.zst]) aggregated to L2 per price level",
 }
 """One line per format, for ``l2trader formats`` and the docs."""
 
@@ -60,10 +64,11 @@ def open_source(
     levels: int | None = None,
     symbol: str | None = None,
 ) -> EventSource:
-    """Build the reader for fmt over paths (read in order as one stream).
+    """Build the reader for ``fmt`` over ``paths`` (read in order as one stream).
 
-    snapshot_paths and symbol apply to Binance captures; orderbook_path and
-    levels to LOBSTER (levels defaults to the _N suffix of the file name).
+    ``snapshot_paths`` and ``symbol`` apply to Binance captures; ``orderbook_path`` and
+    ``levels`` to LOBSTER (``levels`` defaults to the ``_N`` suffix of the file name);
+    ``symbol`` selects one instrument of a multi-instrument capture or DBN file.
     """
     if not paths:
         raise ConfigError("open_source: at least one input path is required")
@@ -81,6 +86,10 @@ def open_source(
         return _capture_reader(fmt, paths, instrument, policy, symbol)
     if len(paths) != 1:
         raise ConfigError(f"open_source: {fmt} reads one file at a time, got {len(paths)}")
+    if fmt in _FILE_READERS:
+        module, name = _FILE_READERS[fmt]
+        reader: Callable[..., EventSource] = getattr(importlib.import_module(module), name)
+        return reader(paths[0], instrument=instrument, policy=policy, symbol=symbol)
     if fmt is SourceFormat.TARDIS:
         from l2trader.data.tardis import TardisReader
 
@@ -115,7 +124,13 @@ _CAPTURE_READERS: dict[SourceFormat, tuple[str, str]] = {
     SourceFormat.GEMINI: ("l2trader.data.gemini", "GeminiBookReader"),
     SourceFormat.HYPERLIQUID: ("l2trader.data.hyperliquid", "HyperliquidBookReader"),
 }
-"""Readers of websocket captures / JSON-lines dumps: (module, class), imported lazily."""
+"""Readers of websocket captures / JSON-lines dumps: ``(module, class)``, imported lazily."""
+
+_FILE_READERS: dict[SourceFormat, tuple[str, str]] = {
+    SourceFormat.DATABENTO_MBP: ("l2trader.data.databento", "DatabentoMbpReader"),
+    SourceFormat.DATABENTO_MBO: ("l2trader.data.databento_mbo", "DatabentoMboReader"),
+}
+"""Single-file readers taking ``(path, instrument=, policy=, symbol=)``."""
 
 
 def _capture_reader(
@@ -125,7 +140,7 @@ def _capture_reader(
     policy: Policy,
     symbol: str | None,
 ) -> EventSource:
-    """Readers of multi-instrument captures (symbol selects one instrument)."""
+    """Readers of multi-instrument captures (``symbol`` selects one instrument)."""
     module, name = _CAPTURE_READERS[fmt]
     reader: Callable[..., EventSource] = getattr(importlib.import_module(module), name)
     return reader(paths, instrument=instrument, policy=policy, symbol=symbol)

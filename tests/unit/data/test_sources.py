@@ -14,10 +14,16 @@ from l2trader.data.sources import FORMAT_HELP, SourceFormat, open_source
 INST = Instrument(venue="v", symbol="S", tick_size=0.01)
 
 
-LAZY = [f for f in SourceFormat if f not in (SourceFormat.TARDIS, SourceFormat.LOBSTER)]
+EAGER = (
+    SourceFormat.TARDIS,
+    SourceFormat.LOBSTER,
+    SourceFormat.DATABENTO_MBP,
+    SourceFormat.DATABENTO_MBO,
+)
+LAZY = [f for f in SourceFormat if f not in EAGER]
 
 
-@pytest.mark.parametrize("fmt", LAZY)  # Tardis/LOBSTER read their header when opened: own tests
+@pytest.mark.parametrize("fmt", LAZY)  # EAGER ones read their header when opened: own tests
 def test_every_capture_format_opens_a_reader(fmt: SourceFormat, tmp_path: Path) -> None:
     path = tmp_path / "x_message_5.csv"
     path.write_text("")
