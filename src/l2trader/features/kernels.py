@@ -68,7 +68,6 @@ def imbalance_nb(bq: NDArray[np.float64], aq: NDArray[np.float64], n: int) -> fl
     return (b - a) / (b + a) if b + a > 0.0 else np.nan
 
 
-
 @njit_inline
 def depth_within_nb(
     ticks: NDArray[np.int64], qty: NDArray[np.float64], mid: float, limit: float
@@ -81,7 +80,6 @@ def depth_within_nb(
         if qty[k] > 0.0 and abs(ticks[k] - mid) <= limit:
             total += qty[k]
     return total
-
 
 
 @njit_inline
