@@ -335,10 +335,14 @@ class CaptureReader:
         """Yield C1 ``EVENT_DTYPE`` chunks; ``report`` and ``stats`` restart on each call."""
         self.report.reset()
         self.stats = Counter()
-        core = LineCore(self)
-        for chunk in core.run(self.paths, self._handler(core)):
+        for chunk in self._run():
             self.report.events_out += len(chunk)
             yield chunk
+
+    def _run(self) -> Iterator[np.ndarray]:
+        """One read of the input (readers with their own line loop override it)."""
+        core = LineCore(self)
+        return core.run(self.paths, self._handler(core))
 
     def _handler(self, core: LineCore) -> MessageHandler:
         """The venue's decoder for one read (subclasses override)."""

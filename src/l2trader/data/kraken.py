@@ -32,7 +32,6 @@ capture has no REST snapshots), whose first row carries ``F_GAP_BEFORE``.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -56,14 +55,15 @@ from l2trader.data.checksums import (
 from l2trader.data.events import EventBuffer
 from l2trader.data.instruments import Instrument
 from l2trader.data.io import iter_lines
-from l2trader.data.report import IssueCode, Policy, ValidationReport
+from l2trader.data.json_lines import CaptureReader
+from l2trader.data.report import IssueCode, Policy
 from l2trader.errors import ConfigError
 from l2trader.schema import F_REPAIRED
 
 __all__ = ["KrakenBookReader", "kraken_tick_sizes"]
 
 
-class KrakenBookReader:
+class KrakenBookReader(CaptureReader):
     """Stream C1 event chunks of one pair from Kraken v1 ``book`` captures.
 
     Parameters
@@ -99,31 +99,15 @@ class KrakenBookReader:
         depth: int | None = None,
         chunk_size: int = 262_144,
     ) -> None:
-        if not paths:
-            raise ConfigError("KrakenBookReader: paths must name at least one file")
-        if chunk_size <= 0 or (depth is not None and depth < 10):
-            raise ConfigError(
-                f"KrakenBookReader: need chunk_size > 0 and depth >= 10 (or None), "
-                f"got {chunk_size}, {depth}"
-            )
-        self.paths = [Path(p) for p in paths]
-        self.instrument = instrument
-        self.symbol = (symbol or instrument.symbol).upper()
-        self.policy = Policy(policy)
+        super().__init__(
+            paths, instrument=instrument, symbol=symbol, policy=policy, chunk_size=chunk_size
+        )
+        if depth is not None and depth < 10:
+            raise ConfigError(f"KrakenBookReader: depth must be >= 10 (or None), got {depth}")
         self.depth = depth
-        self.chunk_size = chunk_size
-        self.source = ",".join(p.name for p in self.paths)
-        self.report = ValidationReport(self.source, self.policy)
-        self.stats: Counter[str] = Counter()
-        """``messages_emitted``, ``checksums_verified``, ``truncated_levels``, skips, ..."""
 
-    def chunks(self) -> Iterator[np.ndarray]:
-        """Yield C1 ``EVENT_DTYPE`` chunks; ``report`` and ``stats`` restart on each call."""
-        self.report.reset()
-        self.stats = Counter()
-        for chunk in _Pass(self).run():
-            self.report.events_out += len(chunk)
-            yield chunk
+    def _run(self) -> Iterator[np.ndarray]:
+        return _Pass(self).run()
 
 
 class _Pass:

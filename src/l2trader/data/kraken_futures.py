@@ -23,7 +23,6 @@ until its next ``book_snapshot`` (see :class:`~l2trader.data.checksums.VerifiedB
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -44,17 +43,16 @@ from l2trader.data.checksums import (
     tick_size_from_prices,
 )
 from l2trader.data.events import EventBuffer
-from l2trader.data.instruments import Instrument
 from l2trader.data.io import iter_lines
-from l2trader.data.report import IssueCode, Policy, ValidationReport
-from l2trader.errors import ConfigError
+from l2trader.data.json_lines import CaptureReader
+from l2trader.data.report import IssueCode
 from l2trader.schema import F_REPAIRED
 from l2trader.units import NS_PER_MILLISECOND
 
 __all__ = ["KrakenFuturesBookReader", "kraken_futures_tick_sizes"]
 
 
-class KrakenFuturesBookReader:
+class KrakenFuturesBookReader(CaptureReader):
     """Stream C1 event chunks of one product from Kraken Futures v1 ``book`` captures.
 
     Parameters
@@ -72,41 +70,14 @@ class KrakenFuturesBookReader:
 
     Examples
     --------
+    >>> from l2trader.data.instruments import Instrument
     >>> inst = Instrument(venue="kraken-futures", symbol="PI_ETHUSD", tick_size=0.05)
     >>> KrakenFuturesBookReader(["KRAKEN_FUTURES.ws.1.0"], instrument=inst).symbol
     'PI_ETHUSD'
     """
 
-    def __init__(
-        self,
-        paths: Sequence[str | Path],
-        *,
-        instrument: Instrument,
-        symbol: str | None = None,
-        policy: Policy = Policy.STRICT,
-        chunk_size: int = 262_144,
-    ) -> None:
-        if not paths:
-            raise ConfigError("KrakenFuturesBookReader: paths must name at least one file")
-        if chunk_size <= 0:
-            raise ConfigError(f"KrakenFuturesBookReader: chunk_size must be > 0, got {chunk_size}")
-        self.paths = [Path(p) for p in paths]
-        self.instrument = instrument
-        self.symbol = (symbol or instrument.symbol).upper()
-        self.policy = Policy(policy)
-        self.chunk_size = chunk_size
-        self.source = ",".join(p.name for p in self.paths)
-        self.report = ValidationReport(self.source, self.policy)
-        self.stats: Counter[str] = Counter()
-        """``messages_emitted``, ``snapshots``, ``updates``, skips by reason, ..."""
-
-    def chunks(self) -> Iterator[np.ndarray]:
-        """Yield C1 ``EVENT_DTYPE`` chunks; ``report`` and ``stats`` restart on each call."""
-        self.report.reset()
-        self.stats = Counter()
-        for chunk in _Pass(self).run():
-            self.report.events_out += len(chunk)
-            yield chunk
+    def _run(self) -> Iterator[np.ndarray]:
+        return _Pass(self).run()
 
 
 class _Pass:

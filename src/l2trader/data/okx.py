@@ -25,7 +25,6 @@ F_GAP_BEFORE`` and drops the instrument's updates until its next snapshot.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -49,7 +48,8 @@ from l2trader.data.checksums import (
 from l2trader.data.events import EventBuffer
 from l2trader.data.instruments import Instrument
 from l2trader.data.io import iter_lines
-from l2trader.data.report import IssueCode, Policy, ValidationReport
+from l2trader.data.json_lines import CaptureReader
+from l2trader.data.report import IssueCode, Policy
 from l2trader.errors import ConfigError
 from l2trader.schema import F_REPAIRED
 from l2trader.units import NS_PER_MILLISECOND
@@ -60,7 +60,7 @@ BOOK_CHANNELS: Final = frozenset({"books", "books-l2-tbt", "books50-l2-tbt"})
 """OKX channels with snapshot/update semantics and a checksum."""
 
 
-class OkxBookReader:
+class OkxBookReader(CaptureReader):
     """Stream C1 event chunks of one instrument from OKX v5 book-channel captures.
 
     Parameters
@@ -97,31 +97,15 @@ class OkxBookReader:
         depth: int | None = None,
         chunk_size: int = 262_144,
     ) -> None:
-        if not paths:
-            raise ConfigError("OkxBookReader: paths must name at least one file")
-        if chunk_size <= 0 or (depth is not None and depth < 25):
-            raise ConfigError(
-                f"OkxBookReader: need chunk_size > 0 and depth >= 25 (or None), "
-                f"got {chunk_size}, {depth}"
-            )
-        self.paths = [Path(p) for p in paths]
-        self.instrument = instrument
-        self.symbol = (symbol or instrument.symbol).upper()
-        self.policy = Policy(policy)
+        super().__init__(
+            paths, instrument=instrument, symbol=symbol, policy=policy, chunk_size=chunk_size
+        )
+        if depth is not None and depth < 25:
+            raise ConfigError(f"OkxBookReader: depth must be >= 25 (or None), got {depth}")
         self.depth = depth
-        self.chunk_size = chunk_size
-        self.source = ",".join(p.name for p in self.paths)
-        self.report = ValidationReport(self.source, self.policy)
-        self.stats: Counter[str] = Counter()
-        """``messages_emitted``, ``checksums_verified``, skips by reason, ..."""
 
-    def chunks(self) -> Iterator[np.ndarray]:
-        """Yield C1 ``EVENT_DTYPE`` chunks; ``report`` and ``stats`` restart on each call."""
-        self.report.reset()
-        self.stats = Counter()
-        for chunk in _Pass(self).run():
-            self.report.events_out += len(chunk)
-            yield chunk
+    def _run(self) -> Iterator[np.ndarray]:
+        return _Pass(self).run()
 
 
 class _Pass:
