@@ -37,10 +37,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
-from l2trader.data.binance_parse import seconds_to_ns, split_line
+from l2trader.data.binance_parse import seconds_to_ns
 from l2trader.data.checksums import (
     BadLevel,
     BookMessage,
@@ -50,15 +49,11 @@ from l2trader.data.checksums import (
     Where,
     level_ticks,
     tick_decimal,
-    tick_size_from_prices,
 )
-from l2trader.data.events import EventBuffer
 from l2trader.data.instruments import Instrument
-from l2trader.data.io import iter_lines
-from l2trader.data.json_lines import CaptureReader
+from l2trader.data.json_lines import CaptureReader, LineCore, MessageHandler, infer_tick_sizes
 from l2trader.data.report import IssueCode, Policy
 from l2trader.errors import ConfigError
-from l2trader.schema import F_REPAIRED
 
 __all__ = ["KrakenBookReader", "kraken_tick_sizes"]
 
@@ -106,19 +101,22 @@ class KrakenBookReader(CaptureReader):
             raise ConfigError(f"KrakenBookReader: depth must be >= 10 (or None), got {depth}")
         self.depth = depth
 
-    def _run(self) -> Iterator[np.ndarray]:
-        return _Pass(self).run()
+    def _handler(self, core: LineCore) -> MessageHandler:
+        return _Handler(self, core)
 
 
-class _Pass:
+class _Handler:
     """State of one read: the pair's verified book and the local clock."""
 
-    def __init__(self, reader: KrakenBookReader) -> None:
+    bare_lines = False
+
+    def __init__(self, reader: KrakenBookReader, core: LineCore) -> None:
         self.reader = reader
-        self.report = reader.report
-        self.stats = reader.stats
+        self.core = core
+        self.report = core.report
+        self.stats = core.stats
         self.tick = tick_decimal(reader.instrument.tick_size)
-        self.buffer = EventBuffer(reader.chunk_size)
+        self.buffer = core.buffer
         self.book = VerifiedBook(
             self.report,
             self.stats,
@@ -126,42 +124,26 @@ class _Pass:
             name=reader.symbol,
             checksum=StringBook.kraken_checksum,
         )
-        self.last_ts = -1
 
-    def run(self) -> Iterator[np.ndarray]:
-        for path in self.reader.paths:
-            for line_no, text in iter_lines(path):
-                self.report.rows_in += 1
-                self._line((path.name, line_no), text)
-                if self.buffer.full:
-                    yield self.buffer.take()
-        last = self.buffer.take(final=True)
-        if len(last):
-            yield last
+    def on_connect(self) -> None:
+        """Nothing to do: the venue resends its snapshot after subscribing."""
 
-    def _line(self, where: Where, text: str) -> None:
-        if not text.strip():
-            self._skip("blank_lines")
-            return
-        try:
-            ts, payload, _ = split_line(text)
-        except ValueError as exc:
-            self._issue(where, IssueCode.PARSE_ERROR, f"bad line: {exc}", text)
-            return
+    def on_message(self, where: Where, ts: int, payload: str, text: str) -> None:
+        """One message line (``ts`` = local receive time, ns)."""
         if not payload.startswith("["):
-            self._skip("capture_meta" if not payload else "non_book")
+            self.core.skip("non_book")
             return
         try:
             message = _book_message(payload)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
-            self._issue(where, IssueCode.PARSE_ERROR, f"bad book message: {exc}", text)
+            self.core.issue(where, IssueCode.PARSE_ERROR, f"bad book message: {exc}", text)
             return
         if message is None:
-            self._skip("non_book")
+            self.core.skip("non_book")
         elif message[1].upper() != self.reader.symbol:
-            self._skip("other_symbol")
+            self.core.skip("other_symbol")
         else:
-            self._book(where, self._clock(where, ts), message, text)
+            self._book(where, self.core.clock(where, ts), message, text)
 
     def _book(
         self, where: Where, clock: tuple[int, int], message: tuple[int, str, Any], raw: str
@@ -187,22 +169,6 @@ class _Pass:
             flags=clock[1],
         )
         self.book.apply(where, decoded, raw)
-
-    def _clock(self, where: Where, ts: int) -> tuple[int, int]:
-        """``(ts_recv, flags)``: a backwards local time is an issue; repair clamps it."""
-        if ts >= self.last_ts:
-            self.last_ts = ts
-            return ts, 0
-        msg = f"local timestamp {ts} ns is before the previous one, {self.last_ts} ns"
-        self._issue(where, IssueCode.OUT_OF_ORDER_TS, msg, None)
-        return self.last_ts, F_REPAIRED
-
-    def _issue(self, where: Where, code: IssueCode, message: str, raw: str | None) -> None:
-        self.report.add(where[1], -1, code, message, raw, source=where[0])
-
-    def _skip(self, why: str) -> None:
-        self.report.rows_skipped += 1
-        self.stats[why] += 1
 
 
 def _book_message(payload: str) -> tuple[int, str, list[dict[str, Any]]] | None:
@@ -254,15 +220,15 @@ def kraken_tick_sizes(paths: Sequence[str | Path]) -> dict[str, float]:
     Kraken pads prices to the pair's price precision, so this is the venue's precision
     grid (see :func:`~l2trader.data.checksums.tick_size_from_prices`).
     """
-    prices: dict[str, list[str]] = {}
-    for path in paths:
-        for _, text in iter_lines(path):
-            _, sep, payload = text.partition(": ")
-            if not sep or not payload.startswith("[") or '"as"' not in payload:
-                continue
-            message = _book_message(payload)
-            if message is not None:
-                for obj in message[2]:
-                    for key in ("as", "bs"):
-                        prices.setdefault(message[1], []).extend(lv[0] for lv in obj.get(key, ()))
-    return {pair: tick_size_from_prices(p) for pair, p in sorted(prices.items())}
+    return infer_tick_sizes(paths, _snapshot_prices)
+
+
+def _snapshot_prices(payload: str) -> Iterator[tuple[str, str]]:
+    """``(pair, price string)`` of every level of a snapshot (``as``/``bs``) message."""
+    if not payload.startswith("[") or '"as"' not in payload:
+        return
+    message = _book_message(payload)
+    if message is not None:
+        for obj in message[2]:
+            for key in ("as", "bs"):
+                yield from ((message[1], lv[0]) for lv in obj.get(key, ()))

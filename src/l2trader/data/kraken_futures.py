@@ -28,10 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
-from l2trader.data.binance_parse import split_line
 from l2trader.data.checksums import (
     BadLevel,
     BookMessage,
@@ -40,13 +38,9 @@ from l2trader.data.checksums import (
     Where,
     level_ticks,
     tick_decimal,
-    tick_size_from_prices,
 )
-from l2trader.data.events import EventBuffer
-from l2trader.data.io import iter_lines
-from l2trader.data.json_lines import CaptureReader
+from l2trader.data.json_lines import CaptureReader, LineCore, MessageHandler, infer_tick_sizes
 from l2trader.data.report import IssueCode
-from l2trader.schema import F_REPAIRED
 from l2trader.units import NS_PER_MILLISECOND
 
 __all__ = ["KrakenFuturesBookReader", "kraken_futures_tick_sizes"]
@@ -76,50 +70,41 @@ class KrakenFuturesBookReader(CaptureReader):
     'PI_ETHUSD'
     """
 
-    def _run(self) -> Iterator[np.ndarray]:
-        return _Pass(self).run()
+    def _handler(self, core: LineCore) -> MessageHandler:
+        return _Handler(self, core)
 
 
-class _Pass:
+class _Handler:
     """State of one read: the product's book, last ``seq`` and local clock."""
 
-    def __init__(self, reader: KrakenFuturesBookReader) -> None:
+    bare_lines = False
+
+    def __init__(self, reader: KrakenFuturesBookReader, core: LineCore) -> None:
         self.reader = reader
-        self.report = reader.report
-        self.stats = reader.stats
+        self.core = core
+        self.report = core.report
+        self.stats = core.stats
         self.tick = tick_decimal(reader.instrument.tick_size)
-        self.buffer = EventBuffer(reader.chunk_size)
+        self.buffer = core.buffer
         self.book = VerifiedBook(self.report, self.stats, self.buffer, name=reader.symbol)
-        self.last_ts = -1
         self.last_seq = -1
 
-    def run(self) -> Iterator[np.ndarray]:
-        for path in self.reader.paths:
-            for line_no, text in iter_lines(path):
-                self.report.rows_in += 1
-                self._line((path.name, line_no), text)
-                if self.buffer.full:
-                    yield self.buffer.take()
-        last = self.buffer.take(final=True)
-        if len(last):
-            yield last
+    def on_connect(self) -> None:
+        """Nothing to do: the venue resends its snapshot after subscribing."""
 
-    def _line(self, where: Where, text: str) -> None:
-        if not text.strip():
-            self._skip("blank_lines")
-            return
+    def on_message(self, where: Where, ts: int, payload: str, text: str) -> None:
+        """One message line (``ts`` = local receive time, ns)."""
         try:
-            ts, payload, _ = split_line(text)
-            msg = _decode(payload) if payload else None
+            msg = _decode(payload)
         except (ValueError, TypeError) as exc:
-            self._issue(where, IssueCode.PARSE_ERROR, f"bad line: {exc}", text)
+            self.core.issue(where, IssueCode.PARSE_ERROR, f"bad line: {exc}", text)
             return
         if msg is None:
-            self._skip("capture_meta" if not payload else "non_book")
+            self.core.skip("non_book")
         elif str(msg.get("product_id", "")).upper() != self.reader.symbol:
-            self._skip("other_symbol")
+            self.core.skip("other_symbol")
         else:
-            self._book(where, self._clock(where, ts), msg, text)
+            self._book(where, self.core.clock(where, ts), msg, text)
 
     def _book(self, where: Where, clock: tuple[int, int], msg: dict[str, Any], raw: str) -> None:
         try:
@@ -150,22 +135,6 @@ class _Pass:
         text = f"{name}: seq {seq} is not after the previous one, {self.last_seq}: dropped"
         self.report.add(where[1], seq, code, text, raw, source=where[0])
         return False
-
-    def _clock(self, where: Where, ts: int) -> tuple[int, int]:
-        """``(ts_recv, flags)``: a backwards local time is an issue; repair clamps it."""
-        if ts >= self.last_ts:
-            self.last_ts = ts
-            return ts, 0
-        msg = f"local timestamp {ts} ns is before the previous one, {self.last_ts} ns"
-        self._issue(where, IssueCode.OUT_OF_ORDER_TS, msg, None)
-        return self.last_ts, F_REPAIRED
-
-    def _issue(self, where: Where, code: IssueCode, message: str, raw: str | None) -> None:
-        self.report.add(where[1], -1, code, message, raw, source=where[0])
-
-    def _skip(self, why: str) -> None:
-        self.report.rows_skipped += 1
-        self.stats[why] += 1
 
 
 def _decode(payload: str) -> dict[str, Any] | None:
@@ -221,14 +190,12 @@ def kraken_futures_tick_sizes(paths: Sequence[str | Path]) -> dict[str, float]:
     for every price in the capture, possibly finer than the venue's tick (e.g. 0.1 for a
     0.5 tick).
     """
-    prices: dict[str, list[str]] = {}
-    for path in paths:
-        for _, text in iter_lines(path):
-            _, sep, payload = text.partition(": ")
-            msg = _decode(payload) if sep else None
-            if msg is None:
-                continue
-            rows = [msg] if msg["feed"] == "book" else [*msg["bids"], *msg["asks"]]
-            found = prices.setdefault(str(msg["product_id"]).upper(), [])
-            found.extend(_number(row["price"], "price") for row in rows)
-    return {product: tick_size_from_prices(p) for product, p in sorted(prices.items())}
+    return infer_tick_sizes(paths, _prices)
+
+
+def _prices(payload: str) -> Iterator[tuple[str, str]]:
+    """``(product_id, shortest price repr)`` of every level of a book message."""
+    msg = _decode(payload)
+    if msg is not None:
+        rows = [msg] if msg["feed"] == "book" else [*msg["bids"], *msg["asks"]]
+        yield from ((str(msg["product_id"]), _number(row["price"], "price")) for row in rows)

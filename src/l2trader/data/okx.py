@@ -30,10 +30,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 import orjson
 
-from l2trader.data.binance_parse import split_line
 from l2trader.data.checksums import (
     BadLevel,
     BookMessage,
@@ -43,15 +41,11 @@ from l2trader.data.checksums import (
     Where,
     level_ticks,
     tick_decimal,
-    tick_size_from_prices,
 )
-from l2trader.data.events import EventBuffer
 from l2trader.data.instruments import Instrument
-from l2trader.data.io import iter_lines
-from l2trader.data.json_lines import CaptureReader
+from l2trader.data.json_lines import CaptureReader, LineCore, MessageHandler, infer_tick_sizes
 from l2trader.data.report import IssueCode, Policy
 from l2trader.errors import ConfigError
-from l2trader.schema import F_REPAIRED
 from l2trader.units import NS_PER_MILLISECOND
 
 __all__ = ["BOOK_CHANNELS", "OkxBookReader", "okx_tick_sizes"]
@@ -104,52 +98,43 @@ class OkxBookReader(CaptureReader):
             raise ConfigError(f"OkxBookReader: depth must be >= 25 (or None), got {depth}")
         self.depth = depth
 
-    def _run(self) -> Iterator[np.ndarray]:
-        return _Pass(self).run()
+    def _handler(self, core: LineCore) -> MessageHandler:
+        return _Handler(self, core)
 
 
-class _Pass:
+class _Handler:
     """State of one read: the instrument's verified book, last ``seqId`` and local clock."""
 
-    def __init__(self, reader: OkxBookReader) -> None:
+    bare_lines = False
+
+    def __init__(self, reader: OkxBookReader, core: LineCore) -> None:
         self.reader = reader
-        self.report = reader.report
-        self.stats = reader.stats
+        self.core = core
+        self.report = core.report
+        self.stats = core.stats
         self.tick = tick_decimal(reader.instrument.tick_size)
-        self.buffer = EventBuffer(reader.chunk_size)
+        self.buffer = core.buffer
         self.book = VerifiedBook(
             self.report, self.stats, self.buffer, name=reader.symbol, checksum=_okx
         )
-        self.last_ts = -1
         self.last_seq: int | None = None
 
-    def run(self) -> Iterator[np.ndarray]:
-        for path in self.reader.paths:
-            for line_no, text in iter_lines(path):
-                self.report.rows_in += 1
-                self._line((path.name, line_no), text)
-                if self.buffer.full:
-                    yield self.buffer.take()
-        last = self.buffer.take(final=True)
-        if len(last):
-            yield last
+    def on_connect(self) -> None:
+        """Nothing to do: the venue resends its snapshot after subscribing."""
 
-    def _line(self, where: Where, text: str) -> None:
-        if not text.strip():
-            self._skip("blank_lines")
-            return
+    def on_message(self, where: Where, ts: int, payload: str, text: str) -> None:
+        """One message line (``ts`` = local receive time, ns)."""
         try:
-            ts, payload, _ = split_line(text)
-            decoded = _decode(payload) if payload else None
+            decoded = _decode(payload)
         except (ValueError, TypeError, KeyError) as exc:
-            self._issue(where, IssueCode.PARSE_ERROR, f"bad line: {exc}", text)
+            self.core.issue(where, IssueCode.PARSE_ERROR, f"bad line: {exc}", text)
             return
         if decoded is None:
-            self._skip("capture_meta" if not payload else "non_book")
+            self.core.skip("non_book")
         elif decoded[0].upper() != self.reader.symbol:
-            self._skip("other_symbol")
+            self.core.skip("other_symbol")
         else:
-            self._book(where, self._clock(where, ts), decoded[1], decoded[2], text)
+            self._book(where, self.core.clock(where, ts), decoded[1], decoded[2], text)
 
     def _book(
         self, where: Where, clock: tuple[int, int], action: str, entry: dict[str, Any], raw: str
@@ -192,22 +177,6 @@ class _Pass:
         prev = entry.get("prevSeqId")
         return prev is not None and self.last_seq is not None and int(prev) != self.last_seq
 
-    def _clock(self, where: Where, ts: int) -> tuple[int, int]:
-        """``(ts_recv, flags)``: a backwards local time is an issue; repair clamps it."""
-        if ts >= self.last_ts:
-            self.last_ts = ts
-            return ts, 0
-        msg = f"local timestamp {ts} ns is before the previous one, {self.last_ts} ns"
-        self._issue(where, IssueCode.OUT_OF_ORDER_TS, msg, None)
-        return self.last_ts, F_REPAIRED
-
-    def _issue(self, where: Where, code: IssueCode, message: str, raw: str | None) -> None:
-        self.report.add(where[1], -1, code, message, raw, source=where[0])
-
-    def _skip(self, why: str) -> None:
-        self.report.rows_skipped += 1
-        self.stats[why] += 1
-
 
 def _okx(book: StringBook) -> int:
     return book.okx_checksum()
@@ -249,12 +218,12 @@ def okx_tick_sizes(paths: Sequence[str | Path]) -> dict[str, float]:
     seen; it is a valid grid for every price in the capture (see
     :func:`~l2trader.data.checksums.tick_size_from_prices`).
     """
-    prices: dict[str, list[str]] = {}
-    for path in paths:
-        for _, text in iter_lines(path):
-            _, sep, payload = text.partition(": ")
-            decoded = _decode(payload) if sep else None
-            if decoded is not None:
-                for key in ("bids", "asks"):
-                    prices.setdefault(decoded[0], []).extend(lv[0] for lv in decoded[2][key])
-    return {inst: tick_size_from_prices(p) for inst, p in sorted(prices.items())}
+    return infer_tick_sizes(paths, _prices)
+
+
+def _prices(payload: str) -> Iterator[tuple[str, str]]:
+    """``(instId, price string)`` of every level of a book message."""
+    decoded = _decode(payload)
+    if decoded is not None:
+        for key in ("bids", "asks"):
+            yield from ((decoded[0], lv[0]) for lv in decoded[2][key])
