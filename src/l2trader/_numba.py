@@ -2,16 +2,47 @@
 
 Nothing is compiled at import time: kernels compile lazily on first call and are
 cached on disk (``cache=True``).
+
+numba's on-disk cache checks only the source file of the cached function, so a kernel whose
+callee in another module changed would load stale machine code. We therefore key the cache
+directory on a hash of the package's source files, ``cli/`` excepted
+(``~/.cache/l2trader/numba/<hash>`` or ``$L2TRADER_NUMBA_CACHE/<hash>``): any kernel-side
+source change gives a fresh cache. An explicit
+``NUMBA_CACHE_DIR`` is respected as is.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
 import numba
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _source_hash() -> str:
+    """Sha256 (16 hex) of the package's ``.py`` files but ``cli/`` (no kernels there)."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*.py") if p.relative_to(root).parts[0] != "cli"):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _use_versioned_cache() -> None:
+    """Point numba's cache at a directory keyed by the source hash (unless the user chose one)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    base = os.environ.get("L2TRADER_NUMBA_CACHE") or str(Path.home() / ".cache/l2trader/numba")
+    numba.config.CACHE_DIR = str(Path(base) / _source_hash())  # type: ignore[attr-defined]
+
+
+_use_versioned_cache()
 
 
 def njit_cached(func: F) -> F:

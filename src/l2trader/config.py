@@ -76,7 +76,7 @@ class FrozenConfig(BaseModel):
         raise ConfigError(f"{cls.__name__}: unsupported config file type {path.suffix!r}")
 
     def to_toml(self) -> str:
-        """TOML form (flat or one level of tables; values are JSON-compatible scalars/lists)."""
+        """TOML form: nested configs become ``[a.b]`` tables; values are JSON-compatible."""
         return _dump_toml(self.model_dump(mode="json"))
 
 
@@ -92,7 +92,8 @@ def _toml_value(value: Any) -> str:
     raise ConfigError(f"cannot write {type(value).__name__} value {value!r} to TOML")
 
 
-def _dump_toml(data: dict[str, Any]) -> str:
+def _dump_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Scalars first, then one ``[a.b]`` table per nested dict (recursively); None is omitted."""
     lines = [
         f"{k} = {_toml_value(v)}"
         for k, v in data.items()
@@ -100,6 +101,7 @@ def _dump_toml(data: dict[str, Any]) -> str:
     ]
     for key, table in data.items():
         if isinstance(table, dict):
-            lines.append(f"\n[{key}]")
-            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None)
-    return "\n".join(lines) + "\n"
+            name = f"{prefix}{key}"
+            lines.append(f"\n[{name}]")
+            lines.append(_dump_toml(table, f"{name}.").rstrip("\n"))
+    return "\n".join(line for line in lines if line) + "\n"

@@ -37,6 +37,7 @@ __all__ = [
     "STATUS_GROW",
     "STATUS_OK",
     "clear_side_nb",
+    "level_qty_nb",
     "njit_inline",
     "njit_nrt_free",
     "regrid_nb",
@@ -273,6 +274,26 @@ def set_level_nb(
             ist[IST_BEST + s] = price
         return status
     return ovf_set_nb(ist, ovf_px, ovf_qty, s, price, qty)
+
+
+@njit_inline
+def level_qty_nb(
+    ist: NDArray[np.int64],
+    q: NDArray[np.float64],
+    ovf_px: NDArray[np.int64],
+    ovf_qty: NDArray[np.float64],
+    s: int,
+    price: int,
+) -> float:
+    """Size (base units) of side ``s`` at ``price`` ticks; 0.0 when there is no level.
+
+    Oracle: ``ReferenceBook`` level lookup (``tests/unit/book/test_store.py``).
+    """
+    i = price - ist[IST_BASE + s]
+    if 0 <= i < q.shape[1]:
+        return float(q[s, i])
+    k = ovf_find_nb(ist, ovf_px, s, price)
+    return float(ovf_qty[s, k]) if k >= 0 else 0.0
 
 
 @njit_nrt_free

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from l2trader.cli.backtest_cmd import print_result, run_with_progress
 from l2trader.cli.features_cmd import compute_features, default_config, print_feature_summary
 from l2trader.cli.fit_cmd import fit_frame, print_fit, write_report
 from l2trader.cli.ingest_cmd import print_ingest_summary, run_ingest
@@ -17,6 +18,19 @@ from l2trader.data.catalog import Catalog
 from l2trader.data.instruments import lookup
 from l2trader.data.report import Policy
 from l2trader.data.sources import SourceFormat, open_source
+from l2trader.engine.backtest import save_signals
+from l2trader.engine.config import (
+    BacktestConfig,
+    DataSpec,
+    DecisionConfig,
+    EngineConfig,
+    SignalSpec,
+    StrategySpec,
+)
+from l2trader.engine.risk import RiskConfig
+from l2trader.engine.sizing import SizingConfig
+from l2trader.engine.strategies.market_maker import MarketMakerConfig
+from l2trader.engine.strategies.taker import SignalTakerConfig
 from l2trader.features.clocks import ClockSpec
 from l2trader.signals.artifact import ModelArtifact, save_model
 from l2trader.synth import SynthConfig
@@ -30,10 +44,10 @@ def demo(
     levels: Annotated[int, typer.Option(help="levels per side in the book frame")] = 10,
 ) -> None:
     """Synthesize a day, ingest, replay the exact book, compute features, fit a signal."""
-    console.rule("[bold]1/6 synthesize a market day")
+    console.rule("[bold]1/7 synthesize a market day")
     cfg = SynthConfig(seed=seed)
     book_csv, trades_csv, _ = write_synthetic_day(cfg, out / "raw")
-    console.rule("[bold]2/6 ingest into the Parquet catalog")
+    console.rule("[bold]2/7 ingest into the Parquet catalog")
     cat = Catalog(out / "catalog")
     instrument = lookup("synthetic", "SYN")
     for path in (book_csv, trades_csv):
@@ -43,11 +57,11 @@ def demo(
         print_ingest_summary(
             run_ingest(cat, source_paths=[path], instrument=instrument, source=source)
         )
-    console.rule("[bold]3/6 replay the exact book")
+    console.rule("[bold]3/7 replay the exact book")
     frame_path = out / f"book_top{levels}.parquet"
     summary = replay_to_parquet(cat, instrument, frame_path, levels=levels)
     print_replay_summary(summary, instrument)
-    console.rule("[bold]4/6 features on a 1 s clock, labels at 1 s / 10 s / 60 s")
+    console.rule("[bold]4/7 features on a 1 s clock, labels at 1 s / 10 s / 60 s")
     horizons = [1_000_000_000, 10_000_000_000, 60_000_000_000]
     run = compute_features(
         cat, instrument, default_config(levels, [1_000_000_000, 10_000_000_000]),
@@ -55,7 +69,7 @@ def demo(
     )  # fmt: skip
     features_path = run.frame.write_parquet(out / "features.parquet")
     print_feature_summary(run, features_path)
-    console.rule("[bold]5/6 fit a ridge signal walk-forward (purged), out-of-sample report")
+    console.rule("[bold]5/7 fit a ridge signal walk-forward (purged), out-of-sample report")
     result = fit_frame(run.frame, "ridge", "label_fwd_ret_bps_1s", folds=5)
     print_fit(result)
     art = ModelArtifact(
@@ -69,7 +83,10 @@ def demo(
     oos_ic = float(result.report.decay.ic[0])
     n_used = len(result.model.features_used)
     console.print(f"[bold]out-of-sample IC at 1 s: {oos_ic:.4f}[/] (ridge on {n_used} features)")
-    console.rule("[bold]6/6 pictures")
+    signals_path = save_signals(out / "signals.parquet", result.signal.to_array())
+    console.rule("[bold]6/7 backtest both reference strategies on the same day")
+    backtest_demo(out, cat.root, instrument.key, signals_path)
+    console.rule("[bold]7/7 pictures")
     from l2trader.cli.plots import plot_book_frame
 
     png = plot_book_frame(frame_path, out / "book.png", instrument.key)
@@ -79,5 +96,29 @@ def demo(
         f"results in [bold]{out.resolve()}[/]: raw/ (synthetic Tardis CSV), catalog/ "
         f"(Parquet, manifest.json), {frame_path.name} (book frame), book.png, "
         "features.parquet (C3 + labels), model.json (ridge, checksummed), report/ (OOS "
-        "signal report JSON + plot)"
+        "signal report JSON + plot), signals.parquet (OOS C4), backtest_*.toml and runs/ "
+        "(run directories + registry.sqlite; `l2trader runs ls --root ...`)"
     )
+
+
+def backtest_demo(out: Path, catalog: Path, key: str, signals: Path) -> None:
+    """Backtest the market maker and the signal taker; print their run ids."""
+    venue, symbol = key.split("/")
+    data = DataSpec(catalog=str(catalog), venue=venue, symbol=symbol)
+    risk = RiskConfig(max_position=20.0, max_drawdown=5_000.0, max_daily_loss=5_000.0)
+    mm = MarketMakerConfig(inventory_unit_qty=1.0, max_inventory=10.0, sizing=SizingConfig(qty=1.0))
+    taker = SignalTakerConfig(entry_margin_bps=0.2, taker_fee_bps=2.0, max_position=5.0,
+                              sizing=SizingConfig(qty=1.0))  # fmt: skip
+    runs = []
+    for kind, decision in (("market_maker", "book"), ("taker", "signal")):
+        cfg = BacktestConfig(
+            name=f"demo-{kind}", data=data, runs_root=str(out / "runs"),
+            engine=EngineConfig(risk=risk, decision=DecisionConfig(mode=decision)),
+            strategy=StrategySpec(kind=kind, market_maker=mm, taker=taker),
+            signal=SignalSpec(path=str(signals)),
+        )  # fmt: skip
+        (out / f"backtest_{kind}.toml").write_text(cfg.to_toml())
+        result = run_with_progress(cfg)
+        print_result(result)
+        runs.append(result.run_id)
+    console.print(f"[bold]backtest runs:[/] {', '.join(runs)}")

@@ -1,4 +1,4 @@
-"""``l2trader`` command line: synth, ingest, catalog, replay, features, fit, evaluate, demo."""
+"""``l2trader`` command line: ingest, replay, features, fit, backtest, runs, demo and more."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import sys
 import typer
 
 from l2trader.cli import (
+    backtest_cmd,
     catalog_cmd,
     demo_cmd,
     features_cmd,
     fit_cmd,
     ingest_cmd,
     replay_cmd,
+    runs_cmd,
     synth_cmd,
 )
 from l2trader.errors import L2TraderError
@@ -35,6 +37,8 @@ app.add_typer(catalog_cmd.app, name="catalog")
 app.add_typer(features_cmd.app, name="features")
 app.command("fit")(fit_cmd.fit)
 app.command("evaluate")(fit_cmd.evaluate)
+app.command("backtest")(backtest_cmd.backtest)
+app.add_typer(runs_cmd.app, name="runs")
 
 
 def main() -> None:
