@@ -28,7 +28,7 @@ from l2trader._numba import njit_nrt_free
 from l2trader.book.kernels import STATUS_GROW, STATUS_OK, apply_event_nb, fast_event_nb
 from l2trader.book.store_kernels import IST_BEST
 from l2trader.engine.portfolio import CASH, COST_BASIS, POSITION
-from l2trader.engine.risk import MON_KILL, MON_NONE, RS_HALTED, RiskParams, monitor_nb
+from l2trader.engine.risk import MON_NONE, RS_HALTED, RiskParams, monitor_nb
 from l2trader.engine.state import (
     DECIDE_BOOK,
     DECIDE_CHANGES,
@@ -44,6 +44,8 @@ from l2trader.engine.state import (
     ES_DECISIONS,
     ES_EVENTS,
     ES_FLATTEN_ID,
+    ES_LAST_FILL_RECV,
+    ES_LAST_OEV_RECV,
     ES_N_FILL,
     ES_N_OEV,
     ES_N_ORD,
@@ -85,7 +87,6 @@ from l2trader.schema import F_LAST, KIND_TRADE, NO_ASK_TICKS, NO_BID_TICKS
 __all__ = ["run_nb", "submit_rows_nb"]
 
 _LN2 = math.log(2.0)
-_END_OF_TIME = 1 << 62
 
 
 @njit_nrt_free
@@ -154,29 +155,31 @@ def submit_rows_nb(
 def risk_step_nb(
     tr: Trader, rp: RiskParams, p: EngineParams, rec: Records, now: int, mid: float
 ) -> None:
-    """Risk monitor: on stop-loss, take-profit or kill, cancel all and flatten (reduce-only)."""
+    """Risk monitor: stop-loss / take-profit / kill switch cancel all and flatten (reduce-only).
+
+    While halted, every state cancels what is still working and, with ``flatten_on_kill``,
+    re-sends the flatten until the position is flat; at most one flatten is in flight.
+    """
     pf, est, sv, row = tr.pf, tr.est, tr.sv, tr.out[0]
     pos = pf[POSITION]
     avg = pf[COST_BASIS] / pos / p.tick_size if pos != 0.0 else math.nan
     equity = pf[CASH] + (pos * mid * p.tick_size if pos != 0.0 else 0.0)
     act = monitor_nb(rp, tr.rst, now, equity, pos, avg, mid)
-    retry = tr.rst[RS_HALTED] != 0.0 and rp.flatten_on_kill and pos != 0.0
-    if (act == MON_NONE and not retry) or est[ES_FLATTEN_ID] >= 0:
+    halted = tr.rst[RS_HALTED] != 0.0
+    if act == MON_NONE and not halted:
         return
+    flattening = est[ES_FLATTEN_ID] >= 0
     k = 0
     while k < est[ES_N_SV]:
-        if sv[k]["action"] != ACT_CANCEL:
-            row["ts_recv"], row["order_id"], row["action"] = now, sv[k]["order_id"], ACT_CANCEL
+        if sv[k]["action"] != ACT_CANCEL and sv[k]["order_id"] != est[ES_FLATTEN_ID]:
+            tr.out[0] = sv[k]  # the CANCEL row carries the order's own fields
+            row["ts_recv"], row["action"] = now, ACT_CANCEL
             submit_one_nb(row, rp, tr.rst, p, rec, est, sv, pf, tr.pend, tr.pend_at, mid, False)
         k += 1
-    if pos != 0.0 and (act != MON_KILL or rp.flatten_on_kill):
-        row["ts_recv"], row["action"], row["order_type"], row["tif"] = (
-            now,
-            ACT_NEW,
-            TYPE_MARKET,
-            TIF_IOC,
-        )
-        row["side"], row["qty"], row["price_ticks"] = (-1 if pos > 0.0 else 1), abs(pos), 0
+    if pos != 0.0 and not flattening and (not halted or rp.flatten_on_kill):
+        row["ts_recv"], row["action"], row["price_ticks"] = now, ACT_NEW, 0
+        row["order_type"], row["tif"] = TYPE_MARKET, TIF_IOC
+        row["side"], row["qty"] = (-1 if pos > 0.0 else 1), abs(pos)
         submit_one_nb(row, rp, tr.rst, p, rec, est, sv, pf, tr.pend, tr.pend_at, mid, True)
     row["action"] = 0
 
@@ -307,10 +310,12 @@ def run_nb(
     for i in range(start, events.shape[0]):
         e = events[i]
         now = e["ts_recv"]
-        if not (write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, now) and room_nb(rec, est, p)):
+        if not room_nb(rec, est, p):
             return RUN_FULL, i
         if est[ES_N_PEND] > 0 and not process_pending_nb(ist, q, ovf_px, ovf_qty, sc, tr, p, rec,
                                                           now):  # fmt: skip
+            return RUN_FULL, i
+        if not write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, now):  # after the venue acted
             return RUN_FULL, i
         kind, side, price, qty = e["kind"], e["side"], e["price_ticks"], e["qty"]
         if kind == KIND_TRADE and qty > 0.0:
@@ -331,7 +336,12 @@ def run_nb(
 
 @njit_nrt_free
 def finish_nb(tr: Trader, p: EngineParams, rec: Records) -> bool:
-    """Deliver every report and write the last grid row; False if the buffer is full."""
+    """Write grid rows until every report is delivered, plus the row holding them all.
+
+    Returns False if the buffer is full (grow it and call again: rows written stay).
+    """
     est = tr.est
-    deliver_nb(rec, est, tr.sv, tr.pf, p, _END_OF_TIME)
+    last = max(est[ES_LAST_FILL_RECV], est[ES_LAST_OEV_RECV])
+    if not write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, last + 1):
+        return False
     return write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, est[ES_NEXT_GRID] + 1)

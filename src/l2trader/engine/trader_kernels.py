@@ -10,7 +10,8 @@
 - :func:`features_nb` fills the ``FEAT_*`` vector of :mod:`l2trader.engine.strategy`.
 - :func:`write_grid_nb` samples the C7 equity curve on the fixed grid.
 
-Oracle: hand-worked engine scenarios in ``tests/unit/engine/test_engine.py``.
+Oracle: hand-worked engine scenarios in ``tests/unit/engine/test_venue.py`` and
+``tests/unit/engine/test_engine_risk.py``.
 """
 
 from __future__ import annotations
