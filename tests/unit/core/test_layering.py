@@ -19,7 +19,19 @@ ALLOWED: dict[str, set[str]] = {
     "features": {"core", "book"},
     "signals": {"core", "features"},
     "engine": {"core", "data", "book", "features", "signals"},
-    "cli": {"core", "data", "book", "synth", "ingest", "testing", "features", "signals", "engine"},
+    "analysis": {"core"},
+    "cli": {
+        "core",
+        "data",
+        "book",
+        "synth",
+        "ingest",
+        "testing",
+        "features",
+        "signals",
+        "engine",
+        "analysis",
+    },
 }
 
 
