@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from l2trader.cli.backtest_cmd import print_result, run_with_progress
@@ -18,7 +19,7 @@ from l2trader.data.catalog import Catalog
 from l2trader.data.instruments import lookup
 from l2trader.data.report import Policy
 from l2trader.data.sources import SourceFormat, open_source
-from l2trader.engine.backtest import save_signals
+from l2trader.engine.backtest import load_signals, save_signals
 from l2trader.engine.config import (
     BacktestConfig,
     DataSpec,
@@ -121,4 +122,12 @@ def backtest_demo(out: Path, catalog: Path, key: str, signals: Path) -> None:
         result = run_with_progress(cfg)
         print_result(result)
         runs.append(result.run_id)
+        if kind == "taker" and result.output.fills.size == 0:
+            score = load_signals(signals)["score"]
+            p99 = float(np.nanpercentile(np.abs(score), 99)) if np.isfinite(score).any() else 0.0
+            console.print(
+                f"taker: no trade. The out-of-sample signal's 99th-percentile |score| is "
+                f"{p99:.3f} bps, below the cost of crossing (half the spread + "
+                f"{taker.taker_fee_bps} bps taker fee): the 1 s edge does not pay for taking."
+            )
     console.print(f"[bold]backtest runs:[/] {', '.join(runs)}")

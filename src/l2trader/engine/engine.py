@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,7 @@ from l2trader.engine.fees import FeeConfig
 from l2trader.engine.latency import LatencyModel
 from l2trader.engine.portfolio import new_state
 from l2trader.engine.queue import QueueModel
-from l2trader.engine.risk import new_risk_state, risk_params
+from l2trader.engine.risk import RiskConfig, new_risk_state, risk_params
 from l2trader.engine.strategies.market_maker import MarketMakerConfig, mm_params
 from l2trader.engine.strategies.taker import SignalTakerConfig, taker_params
 from l2trader.engine.strategy import MAX_ACTIONS, N_FEATURES, Strategy, StrategyContext
@@ -128,7 +129,7 @@ class Engine:
             feed_ns=cfg.feed_ns, decide_mode=_DECIDE[cfg.decision.mode],
             decide_every=max(cfg.decision.every, 1), grid_ns=cfg.grid_ns,
             vol_tau_ns=float(cfg.vol_halflife_ns), initial_cash=float(cfg.initial_cash),
-            strategy_kind=kind, room_orders=MAX_ACTIONS + m + 2,
+            strategy_kind=kind, risk_monitor=_monitors(cfg.risk), room_orders=MAX_ACTIONS + m + 2,
             room_events=MAX_ACTIONS + 2 * m + pend + 2, room_fills=walk + m,
             entry_ns=lat.entry(_LATENCY_DRAWS), response_ns=lat.response(_LATENCY_DRAWS),
         )  # fmt: skip
@@ -219,6 +220,12 @@ class Engine:
             "risk_kill_switch": int(rst[6]),
             "halted": int(rst[3] != 0.0),
         }
+
+
+def _monitors(risk: RiskConfig) -> bool:
+    """True when a per-state risk rule is set (stop-loss, take-profit, daily loss, drawdown)."""
+    limits = (risk.stop_loss_bps, risk.take_profit_bps, risk.max_daily_loss, risk.max_drawdown)
+    return any(math.isfinite(x) for x in limits)
 
 
 def _signals(signals: NDArray[np.void] | None) -> NDArray[np.void]:

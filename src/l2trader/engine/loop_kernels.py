@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from l2trader._numba import njit_nrt_free
+from l2trader._numba import njit_inline, njit_nrt_free
 from l2trader.book.kernels import STATUS_GROW, STATUS_OK, apply_event_nb, fast_event_nb
 from l2trader.book.store_kernels import IST_BEST
 from l2trader.engine.portfolio import CASH, COST_BASIS, POSITION
@@ -89,7 +89,7 @@ __all__ = ["run_nb", "submit_rows_nb"]
 _LN2 = math.log(2.0)
 
 
-@njit_nrt_free
+@njit_inline
 def room_nb(rec: Records, est: NDArray[np.int64], p: EngineParams) -> bool:
     """True when every output buffer has the free rows one event may need."""
     return bool(
@@ -263,7 +263,8 @@ def state_step_nb(
     if mid == mid:
         vol_update_nb(tr, p, mid, now)
         tr.efl[EF_LAST_MID] = mid
-        risk_step_nb(tr, rp, p, rec, now, mid)
+        if p.risk_monitor:
+            risk_step_nb(tr, rp, p, rec, now, mid)
     if tr.rst[RS_HALTED] != 0.0 or not due_nb(p, est, now):
         return False
     features_nb(ist, q, ovf_px, ovf_qty, sc.ft, sc.fq, tr.efl, est, tr.pf, p, now, tr.feat)
@@ -315,8 +316,8 @@ def run_nb(
         if est[ES_N_PEND] > 0 and not process_pending_nb(ist, q, ovf_px, ovf_qty, sc, tr, p, rec,
                                                           now):  # fmt: skip
             return RUN_FULL, i
-        if not write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, now):  # after the venue acted
-            return RUN_FULL, i
+        if est[ES_NEXT_GRID] < now and not write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, now):
+            return RUN_FULL, i  # (the grid is written after the venue acted)
         kind, side, price, qty = e["kind"], e["side"], e["price_ticks"], e["qty"]
         if kind == KIND_TRADE and qty > 0.0:
             venue_trade_nb(tr.ot_i, tr.ot_f, p, rec, est, now - p.feed_ns, price, qty, side)

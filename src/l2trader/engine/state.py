@@ -151,6 +151,8 @@ class EngineParams(NamedTuple):
     vol_tau_ns: float
     initial_cash: float
     strategy_kind: int
+    risk_monitor: bool
+    """False when no stop-loss, take-profit, daily-loss or drawdown limit is set: skip it."""
     room_orders: int
     """Free rows ``Records.orders`` must have before an event is processed."""
     room_events: int
