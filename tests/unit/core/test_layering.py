@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "signals": {"core", "features"},
     "engine": {"core", "data", "book", "features", "signals"},
     "analysis": {"core"},
+    "paper": {"core", "data", "book", "features", "signals", "engine"},
     "cli": {
         "core",
         "data",
@@ -31,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
         "signals",
         "engine",
         "analysis",
+        "paper",
     },
 }
 
