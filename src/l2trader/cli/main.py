@@ -7,6 +7,7 @@ import sys
 import typer
 
 from l2trader.cli import (
+    analyze_cmd,
     backtest_cmd,
     catalog_cmd,
     demo_cmd,
@@ -39,6 +40,8 @@ app.command("fit")(fit_cmd.fit)
 app.command("evaluate")(fit_cmd.evaluate)
 app.command("backtest")(backtest_cmd.backtest)
 app.add_typer(runs_cmd.app, name="runs")
+app.command("analyze")(analyze_cmd.analyze)
+app.command("compare")(analyze_cmd.compare)
 
 
 def main() -> None:

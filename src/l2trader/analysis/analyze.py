@@ -1,0 +1,221 @@
+"""One call from a run's inputs to its report: every section, the checks, the figures' data.
+
+:func:`analyze` runs each section function of the analysis package on the same
+:class:`~l2trader.analysis.inputs.RunInputs` and collects the flat metric dicts under their
+section names (``performance``, ``risk``, ``drawdowns``, ``benchmark``, ``trades``,
+``microstructure``, ``execution``, ``signals``, ``regimes``). Checks are evaluated against
+:func:`flat_metrics` of those sections. :func:`write_report` writes ``report.json`` and the
+self-contained ``report.html``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from l2trader.analysis import (
+    benchmark,
+    drawdowns,
+    execution,
+    microstructure,
+    performance,
+    regimes,
+    returns,
+    risk,
+    signal_quality,
+    trades,
+)
+from l2trader.analysis.checks import ChecksConfig, CheckSpec, evaluate_checks
+from l2trader.analysis.html import render_html
+from l2trader.analysis.inputs import RunInputs
+from l2trader.analysis.plots import FIGURE_TITLES, plots_unavailable, render_figures
+from l2trader.analysis.report import PlotData, Report
+from l2trader.schema import Liquidity
+from l2trader.units import NS_PER_SECOND
+
+__all__ = ["REPORT_HTML", "REPORT_JSON", "SECTIONS", "analyze", "flat_metrics", "write_report"]
+
+REPORT_JSON: Final = "report.json"
+REPORT_HTML: Final = "report.html"
+SECTIONS: Final = (
+    "performance",
+    "risk",
+    "drawdowns",
+    "benchmark",
+    "trades",
+    "microstructure",
+    "execution",
+    "signals",
+    "regimes",
+)
+"""Metric sections of a report, in report order."""
+
+_VAR_LEVELS: Final = (0.95, 0.99)
+_VAR_METHODS: Final = ("historical", "normal", "cornish_fisher")
+_TOP_DRAWDOWNS: Final = 5
+
+
+def flat_metrics(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Every metric under its own name (first section wins a clash) and as ``section.name``.
+
+    Examples
+    --------
+    >>> flat_metrics({"performance": {"sharpe": 1.0}, "risk": {"sharpe": 2.0}})
+    {'sharpe': 1.0, 'performance.sharpe': 1.0, 'risk.sharpe': 2.0}
+    """
+    out: dict[str, Any] = {}
+    for section, values in metrics.items():
+        for name, value in values.items():
+            out.setdefault(name, value)
+            out[f"{section}.{name}"] = value
+    return out
+
+
+def _ts_equity(inputs: RunInputs) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    eq = inputs.equity
+    return np.asarray(eq["ts_recv"], np.int64), np.asarray(eq["equity"], np.float64)
+
+
+def _sections(inputs: RunInputs, feed_ns: int) -> dict[str, dict[str, float | int]]:
+    """The flat metrics of every section, keyed by section name (see :data:`SECTIONS`)."""
+    ts, equity = _ts_equity(inputs)
+    return {
+        "performance": performance.performance_metrics(inputs),
+        "risk": risk.risk_metrics(inputs),
+        "drawdowns": drawdowns.drawdown_metrics(ts, equity, inputs.capital),
+        "benchmark": benchmark.benchmark_metrics(inputs),
+        "trades": trades.trade_metrics(inputs),
+        "microstructure": microstructure.microstructure_metrics(inputs, feed_ns=feed_ns),
+        "execution": execution.execution_metrics(inputs, feed_ns=feed_ns),
+        "signals": signal_quality.signal_metrics(inputs),
+        "regimes": regimes.regime_metrics(inputs),
+    }
+
+
+def _tables(inputs: RunInputs) -> dict[str, list[dict[str, Any]]]:
+    ts, equity = _ts_equity(inputs)
+    periods = drawdowns.drawdown_periods(ts, equity, inputs.capital, top=_TOP_DRAWDOWNS)
+    return {
+        "drawdown_periods": [dict(p) for p in periods],
+        "regimes": [dict(r) for r in regimes.regime_table(inputs)],
+    }
+
+
+def _markout_curves(inputs: RunInputs, feed_ns: int) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
+    """Horizons (s) and mean markout (bps) per liquidity x side with any finite value."""
+    mk = microstructure.markout_table(inputs, feed_ns=feed_ns)
+    curves = {}
+    for liq_name, liq in (("maker", Liquidity.MAKER), ("taker", Liquidity.TAKER)):
+        for side_name, side in (("buy", 1), ("sell", -1)):
+            curve = mk.curve(int(liq), side)
+            if np.isfinite(curve).any():
+                curves[f"{liq_name} {side_name}"] = curve
+    return mk.horizons_ns / NS_PER_SECOND, curves
+
+
+def _var_lines(r: np.ndarray[Any, Any]) -> dict[str, float]:
+    """VaR of ``r`` at each level and method, labelled (return thresholds)."""
+    return {
+        f"VaR {round(100 * level)}% {method}": float(risk.value_at_risk(r, level, method))
+        for level in _VAR_LEVELS
+        for method in _VAR_METHODS
+    }
+
+
+def _plot_data(inputs: RunInputs, tables: dict[str, Any], feed_ns: int) -> PlotData:
+    """The arrays behind every figure (see :class:`~l2trader.analysis.report.PlotData`)."""
+    ts, equity = _ts_equity(inputs)
+    _, r = returns.grid_returns(inputs.equity, inputs.capital)
+    horizons_s, curves = _markout_curves(inputs, feed_ns)
+    decay = signal_quality.signal_decay(inputs)
+    fills = inputs.fills
+    return PlotData(
+        ts=ts,
+        equity=equity,
+        position=np.asarray(inputs.equity["position"], np.float64),
+        underwater=drawdowns.underwater(equity, inputs.capital),
+        returns=r,
+        var_lines=_var_lines(r),
+        markout_horizons_s=horizons_s,
+        markout_curves=curves,
+        decay_horizons_s=decay.horizons_ns / NS_PER_SECOND,
+        decay_ic=decay.ic_spearman,
+        decay_half_life_s=decay.half_life_s,
+        regimes=tables["regimes"],
+        market=inputs.market,
+        fill_ts=np.asarray(fills["ts_exch"], np.int64) + feed_ns,
+        fill_price=np.asarray(fills["price_ticks"], np.float64) * inputs.tick_size,
+        fill_side=np.asarray(fills["side"], np.int8),
+        tick_size=inputs.tick_size,
+    )
+
+
+def analyze(
+    inputs: RunInputs,
+    checks: ChecksConfig | tuple[CheckSpec, ...] | None = None,
+    *,
+    feed_ns: int = 0,
+) -> Report:
+    """Analyse one run: every section's metrics, the drawdown and regime tables, the checks.
+
+    Parameters
+    ----------
+    inputs
+        The run's arrays, capital, calendar and market series.
+    checks
+        Thresholds to evaluate (None = no checks: the report passes).
+    feed_ns
+        The engine's feed latency (ns): fills (venue time) meet the market at
+        ``ts_exch + feed_ns`` (see :mod:`~l2trader.analysis.microstructure`).
+    """
+    step_ns = returns.grid_step_ns(np.asarray(inputs.equity["ts_recv"], np.int64))
+    metrics = _sections(inputs, feed_ns)
+    tables = _tables(inputs)
+    results = evaluate_checks(flat_metrics(metrics), checks) if checks is not None else []
+    return Report(
+        run_id=inputs.run_id,
+        config_id=inputs.config_id,
+        code_version=inputs.code_version,
+        data_fingerprint=inputs.data_fingerprint,
+        periods_per_year=returns.periods_per_year(step_ns, inputs.calendar, inputs.session_s),
+        calendar=inputs.calendar,
+        session_s=inputs.session_s,
+        grid_step_ns=step_ns,
+        capital=inputs.capital,
+        metrics=metrics,
+        checks=[dataclasses.asdict(c) for c in results],
+        tables=tables,
+        plot_data=_plot_data(inputs, tables, feed_ns),
+    )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.html`` into ``out_dir`` (created; files replaced).
+
+    The figures are rendered from ``report.plot_data`` (left out, with a note in the page,
+    when matplotlib is missing or the report was read back from JSON).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = dataclasses.replace(report, artifacts=[REPORT_JSON, REPORT_HTML])
+    figures: dict[str, bytes] = {}
+    note = plots_unavailable()
+    if report.plot_data is None:
+        note = "plots omitted: no plot data (report read back from JSON)"
+    elif note is None:
+        figures = render_figures(report.plot_data)
+    json_path, html_path = out_dir / REPORT_JSON, out_dir / REPORT_HTML
+    _write_atomic(json_path, report.to_json())
+    _write_atomic(html_path, render_html(report, figures, titles=FIGURE_TITLES, note=note))
+    return json_path, html_path
