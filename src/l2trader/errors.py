@@ -35,6 +35,8 @@ __all__ = [
     "DuplicateError",
     "EmptySideError",
     "InvalidValueError",
+    "JournalCorruptError",
+    "JournalError",
     "L2TraderError",
     "ModelError",
     "OutOfOrderError",
@@ -156,3 +158,15 @@ class ModelError(L2TraderError):
 
 class ArtifactError(ModelError):
     """A model artifact whose checksum, format version or feature spec does not match."""
+
+
+class JournalError(L2TraderError):
+    """A paper journal cannot be opened or written (not SQLite, other session, rejected row)."""
+
+
+class JournalCorruptError(JournalError):
+    """A journal breaks an invariant (seq gap, partial commit, duplicated or orphan fill)."""
+
+    def __init__(self, message: str, issues: tuple[str, ...] = ()) -> None:
+        self.issues = issues
+        super().__init__(message)

@@ -174,6 +174,17 @@ class DepthSync:
         self.after_gap = True
         self._hold(update)
 
+    def desync(self) -> None:
+        """Forget the sync state after a lost connection: buffer again, the next snapshot resyncs.
+
+        The resync snapshot carries ``F_GAP_BEFORE``/``F_REPAIRED`` when the book had been in
+        sync (or had updates pending), since updates were missed while disconnected.
+        """
+        if self.synced or self.pending:
+            self.synced = self.need_first = False
+            self.after_gap = True
+        self.pending.clear()
+
     def _hold(self, update: DepthUpdate) -> None:
         update.post_gap = self.after_gap
         self.pending.append(update)
