@@ -27,7 +27,14 @@ from l2trader.engine.registry import DEFAULT_RUNS_ROOT, RunRegistry, registry_pa
 from l2trader.engine.run_dir import RUN_JSON, read_meta
 from l2trader.errors import ArtifactError
 
-__all__ = ["KEY_METRICS", "analyze", "compare", "load_or_analyze", "resolve_run_dir"]
+__all__ = [
+    "KEY_METRICS",
+    "analyze",
+    "analyze_and_report",
+    "compare",
+    "load_or_analyze",
+    "resolve_run_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -143,16 +150,27 @@ def analyze(
     capital: CapitalOption = None,
 ) -> None:
     """Analyse a run: report.json + report.html, registry row, summary; exit 1 if a check fails."""
-    run_dir = resolve_run_dir(run, runs_root)
     config = ChecksConfig.from_file(checks) if checks is not None else None
+    report = analyze_and_report(resolve_run_dir(run, runs_root), runs_root, config, out, capital)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def analyze_and_report(
+    run_dir: Path,
+    runs_root: Path,
+    checks: ChecksConfig | None = None,
+    out: Path | None = None,
+    capital: float | None = None,
+) -> Report:
+    """Analyse ``run_dir``, write report.json + report.html, register them, print a summary."""
     with console.status(f"replaying the book and analysing {run_dir.name}"):
         inputs = load_run_inputs(run_dir, capital=capital)
-        report = analyze_run(inputs, config, feed_ns=feed_ns(read_meta(run_dir)))
+        report = analyze_run(inputs, checks, feed_ns=feed_ns(read_meta(run_dir)))
         json_path, html_path = write_report(report, out if out is not None else run_dir)
     registered = _register(run_dir, runs_root, report.run_id, json_path)
     _print_summary(report, json_path, html_path, registered)
-    if not report.passed:
-        raise typer.Exit(1)
+    return report
 
 
 def load_or_analyze(run: str, runs_root: Path, capital: float | None = None) -> Report:

@@ -8,6 +8,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from l2trader.analysis.checks import DEFAULT_CHECKS
+from l2trader.cli.analyze_cmd import analyze_and_report
 from l2trader.cli.backtest_cmd import print_result, run_with_progress
 from l2trader.cli.features_cmd import compute_features, default_config, print_feature_summary
 from l2trader.cli.fit_cmd import fit_frame, print_fit, write_report
@@ -85,7 +87,7 @@ def demo(
     n_used = len(result.model.features_used)
     console.print(f"[bold]out-of-sample IC at 1 s: {oos_ic:.4f}[/] (ridge on {n_used} features)")
     signals_path = save_signals(out / "signals.parquet", result.signal.to_array())
-    console.rule("[bold]6/7 backtest both reference strategies on the same day")
+    console.rule("[bold]6/7 backtest and analyse both reference strategies on the same day")
     backtest_demo(out, cat.root, instrument.key, signals_path)
     console.rule("[bold]7/7 pictures")
     from l2trader.cli.plots import plot_book_frame
@@ -98,8 +100,13 @@ def demo(
         f"(Parquet, manifest.json), {frame_path.name} (book frame), book.png, "
         "features.parquet (C3 + labels), model.json (ridge, checksummed), report/ (OOS "
         "signal report JSON + plot), signals.parquet (OOS C4), backtest_*.toml and runs/ "
-        "(run directories + registry.sqlite; `l2trader runs ls --root ...`)"
+        "(run directories with report.html + report.json, registry.sqlite; "
+        "`l2trader runs ls --root ...`)"
     )
+
+
+CAPITAL = 10_000.0
+"""Starting cash of the demo runs (quote): the base their returns are measured against."""
 
 
 def backtest_demo(out: Path, catalog: Path, key: str, signals: Path) -> None:
@@ -111,10 +118,12 @@ def backtest_demo(out: Path, catalog: Path, key: str, signals: Path) -> None:
     taker = SignalTakerConfig(entry_margin_bps=0.2, taker_fee_bps=2.0, max_position=5.0,
                               sizing=SizingConfig(qty=1.0))  # fmt: skip
     runs = []
+    verdicts = []
     for kind, decision in (("market_maker", "book"), ("taker", "signal")):
         cfg = BacktestConfig(
             name=f"demo-{kind}", data=data, runs_root=str(out / "runs"),
-            engine=EngineConfig(risk=risk, decision=DecisionConfig(mode=decision)),
+            engine=EngineConfig(risk=risk, decision=DecisionConfig(mode=decision),
+                                initial_cash=CAPITAL),
             strategy=StrategySpec(kind=kind, market_maker=mm, taker=taker),
             signal=SignalSpec(path=str(signals)),
         )  # fmt: skip
@@ -130,4 +139,8 @@ def backtest_demo(out: Path, catalog: Path, key: str, signals: Path) -> None:
                 f"{p99:.3f} bps, below the cost of crossing (half the spread + "
                 f"{taker.taker_fee_bps} bps taker fee): the 1 s edge does not pay for taking."
             )
+        console.rule(f"[bold]analysis of the {kind} run (default {kind} checks)")
+        report = analyze_and_report(result.run_dir, out / "runs", DEFAULT_CHECKS[kind])
+        verdicts.append(f"{kind} {result.run_id}: {'PASS' if report.passed else 'FAIL'}")
     console.print(f"[bold]backtest runs:[/] {', '.join(runs)}")
+    console.print("[bold]threshold verdicts:[/] " + "; ".join(verdicts))
