@@ -20,7 +20,8 @@ ALLOWED: dict[str, set[str]] = {
     "signals": {"core", "features"},
     "engine": {"core", "data", "book", "features", "signals"},
     "analysis": {"core"},
-    "paper": {"core", "data", "book", "features", "signals", "engine"},
+    "paper": {"core", "data", "book", "features", "signals", "engine", "analysis"},
+    "stress": {"core", "data", "book", "engine", "analysis"},
     "cli": {
         "core",
         "data",
@@ -33,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
         "engine",
         "analysis",
         "paper",
+        "stress",
     },
 }
 
