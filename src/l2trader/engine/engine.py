@@ -171,9 +171,10 @@ class Engine:
 
     def _step(self, events: NDArray[np.void], i: int) -> tuple[int, int]:
         b = self.book
+        bk = S.BookArrays(b.ist, b.fst, b.q, b.ovf_px, b.ovf_qty)  # grown arrays are new objects
         status, nxt = lk.run_nb(
-            events, i, b.ist, b.fst, b.q, b.ovf_px, b.ovf_qty, self.scratch, self.trader,
-            self.rp, self.params, self.rec, self.signals, self.tp, self.mp,
+            events, i, bk, self.scratch, self.trader, self.rp, self.params, self.rec,
+            self.signals, self.tp, self.mp,
         )  # fmt: skip
         return int(status), int(nxt)
 

@@ -64,6 +64,7 @@ from l2trader.engine.state import (
     RUN_GROW_BOOK,
     STRATEGY_MAKER,
     STRATEGY_TAKER,
+    BookArrays,
     EngineParams,
     Records,
     Scratch,
@@ -101,10 +102,7 @@ def room_nb(rec: Records, est: NDArray[np.int64], p: EngineParams) -> bool:
 
 @njit_nrt_free
 def process_pending_nb(
-    ist: NDArray[np.int64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
+    bk: BookArrays,
     sc: Scratch,
     tr: Trader,
     p: EngineParams,
@@ -127,8 +125,7 @@ def process_pending_nb(
             return True
         if not room_nb(rec, est, p):
             return False
-        venue_action_nb(ist, q, ovf_px, ovf_qty, sc.wt, sc.wq, sc.wout, sc.take, tr.ot_i,
-                        tr.ot_f, p, rec, est, at - p.feed_ns, pend[j])  # fmt: skip
+        venue_action_nb(bk, sc, tr, p, rec, at - p.feed_ns, pend[j])
         for k in range(j, n - 1):
             pend[k] = pend[k + 1]
             pend_at[k] = pend_at[k + 1]
@@ -238,10 +235,7 @@ def read_signals_nb(tr: Trader, signals: NDArray[np.void], now: int) -> None:
 
 @njit_nrt_free
 def state_step_nb(
-    ist: NDArray[np.int64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
+    bk: BookArrays,
     sc: Scratch,
     tr: Trader,
     rp: RiskParams,
@@ -252,14 +246,14 @@ def state_step_nb(
 ) -> bool:
     """Everything at a consistent book state; True when a Python strategy must decide."""
     est = tr.est
-    on_state_nb(ist, q, ovf_px, ovf_qty, tr.ot_i, tr.ot_f, p, rec, est, now - p.feed_ns)
+    on_state_nb(bk, tr, p, rec, now - p.feed_ns)
     deliver_nb(rec, est, tr.sv, tr.pf, p, now)
     read_signals_nb(tr, signals, now)
-    bb, ba = ist[IST_BEST], ist[IST_BEST + 1]
+    bb, ba = bk.ist[IST_BEST], bk.ist[IST_BEST + 1]
     if bb != NO_BID_TICKS and ba != NO_ASK_TICKS and bb >= ba:
         est[ES_CROSSED] += 1
         return False
-    mid = mid_ticks_of_nb(ist)
+    mid = mid_ticks_of_nb(bk.ist)
     if mid == mid:
         vol_update_nb(tr, p, mid, now)
         tr.efl[EF_LAST_MID] = mid
@@ -267,7 +261,7 @@ def state_step_nb(
             risk_step_nb(tr, rp, p, rec, now, mid)
     if tr.rst[RS_HALTED] != 0.0 or not due_nb(p, est, now):
         return False
-    features_nb(ist, q, ovf_px, ovf_qty, sc.ft, sc.fq, tr.efl, est, tr.pf, p, now, tr.feat)
+    features_nb(bk, sc, tr, p, now)
     est[ES_DECISIONS] += 1
     return True
 
@@ -292,11 +286,7 @@ def decide_nb(
 def run_nb(
     events: NDArray[np.void],
     start: int,
-    ist: NDArray[np.int64],
-    fst: NDArray[np.float64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
+    bk: BookArrays,
     sc: Scratch,
     tr: Trader,
     rp: RiskParams,
@@ -313,25 +303,24 @@ def run_nb(
         now = e["ts_recv"]
         if not room_nb(rec, est, p):
             return RUN_FULL, i
-        if est[ES_N_PEND] > 0 and not process_pending_nb(ist, q, ovf_px, ovf_qty, sc, tr, p, rec,
-                                                          now):  # fmt: skip
+        if est[ES_N_PEND] > 0 and not process_pending_nb(bk, sc, tr, p, rec, now):
             return RUN_FULL, i
         if est[ES_NEXT_GRID] < now and not write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, now):
             return RUN_FULL, i  # (the grid is written after the venue acted)
         kind, side, price, qty = e["kind"], e["side"], e["price_ticks"], e["qty"]
         if kind == KIND_TRADE and qty > 0.0:
-            venue_trade_nb(tr.ot_i, tr.ot_f, p, rec, est, now - p.feed_ns, price, qty, side)
-        if not fast_event_nb(ist, fst, q, kind, side, price, qty):
-            status = apply_event_nb(ist, fst, q, ovf_px, ovf_qty, kind, side, price, qty)
+            venue_trade_nb(tr, p, rec, now - p.feed_ns, price, qty, side)
+        if not fast_event_nb(bk.ist, bk.fst, bk.q, kind, side, price, qty):
+            status = apply_event_nb(bk.ist, bk.fst, bk.q, bk.ovf_px, bk.ovf_qty, kind, side, price,
+                                    qty)  # fmt: skip
             if status != STATUS_OK:
                 return (RUN_GROW_BOOK if status == STATUS_GROW else RUN_BAD_EVENT), i
         est[ES_EVENTS] += 1
         est[ES_CHANGES] += kind != KIND_TRADE
-        if e["flags"] & F_LAST and state_step_nb(ist, q, ovf_px, ovf_qty, sc, tr, rp, p, rec,
-                                                 signals, now):  # fmt: skip
+        if e["flags"] & F_LAST and state_step_nb(bk, sc, tr, rp, p, rec, signals, now):
             if p.strategy_kind < STRATEGY_TAKER:
                 return RUN_DECIDE, i + 1
-            decide_nb(tr, rp, p, rec, tp, mp, now, ist[IST_BEST], ist[IST_BEST + 1])
+            decide_nb(tr, rp, p, rec, tp, mp, now, bk.ist[IST_BEST], bk.ist[IST_BEST + 1])
     return RUN_DONE, events.shape[0]
 
 

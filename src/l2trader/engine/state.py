@@ -31,6 +31,7 @@ __all__ = [
     "DECIDE_CHANGES",
     "DECIDE_SIGNAL",
     "DECIDE_TIME",
+    "BookArrays",
     "EngineParams",
     "Records",
     "Scratch",
@@ -160,6 +161,16 @@ class EngineParams(NamedTuple):
     entry_ns: NDArray[np.int64]
     """Entry latency draws, used in turn (cycled), ns."""
     response_ns: NDArray[np.int64]
+
+
+class BookArrays(NamedTuple):
+    """The book's level store (``book.store_kernels``): scalars, trade volumes, window, overflow."""
+
+    ist: NDArray[np.int64]
+    fst: NDArray[np.float64]
+    q: NDArray[np.float64]
+    ovf_px: NDArray[np.int64]
+    ovf_qty: NDArray[np.float64]
 
 
 class Trader(NamedTuple):

@@ -45,8 +45,11 @@ from l2trader.engine.state import (
     ES_NOTE_OEV,
     ES_POS_SINCE,
     ES_SCORE_TS,
+    BookArrays,
     EngineParams,
     Records,
+    Scratch,
+    Trader,
 )
 from l2trader.engine.venue_kernels import (
     ACT_CANCEL,
@@ -259,24 +262,12 @@ def submit_one_nb(
 
 
 @njit_nrt_free
-def features_nb(
-    ist: NDArray[np.int64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
-    ft: NDArray[np.int64],
-    fq: NDArray[np.float64],
-    efl: NDArray[np.float64],
-    est: NDArray[np.int64],
-    pf: NDArray[np.float64],
-    p: EngineParams,
-    now: int,
-    feat: NDArray[np.float64],
-) -> None:
-    """Fill ``feat`` (``FEAT_*`` slots) from the book and the trader's state at ``now``."""
-    top_side_nb(ist, q, ovf_px, ovf_qty, 0, ft, fq, 0)
-    top_side_nb(ist, q, ovf_px, ovf_qty, 1, ft, fq, 1)
-    mid = mid_ticks_of_nb(ist)
+def features_nb(bk: BookArrays, sc: Scratch, tr: Trader, p: EngineParams, now: int) -> None:
+    """Fill ``tr.feat`` (``FEAT_*`` slots) from the book and the trader's state at ``now``."""
+    ft, fq, efl, est, pf, feat = sc.ft, sc.fq, tr.efl, tr.est, tr.pf, tr.feat
+    top_side_nb(bk.ist, bk.q, bk.ovf_px, bk.ovf_qty, 0, ft, fq, 0)
+    top_side_nb(bk.ist, bk.q, bk.ovf_px, bk.ovf_qty, 1, ft, fq, 1)
+    mid = mid_ticks_of_nb(bk.ist)
     bq, aq = fq[0, 0], fq[1, 0]
     bd, ad = 0.0, 0.0
     for k in range(ft.shape[1]):

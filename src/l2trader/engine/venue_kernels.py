@@ -50,8 +50,11 @@ from l2trader.engine.state import (
     OT_SIDE,
     OT_TIF,
     OT_XREF,
+    BookArrays,
     EngineParams,
     Records,
+    Scratch,
+    Trader,
 )
 from l2trader.schema import (
     Liquidity,
@@ -173,14 +176,8 @@ def free_row_nb(ot_i: NDArray[np.int64]) -> int:
 
 @njit_nrt_free
 def take_nb(
-    ist: NDArray[np.int64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
-    wt: NDArray[np.int64],
-    wq: NDArray[np.float64],
-    wout: NDArray[np.float64],
-    take: NDArray[np.float64],
+    bk: BookArrays,
+    sc: Scratch,
     p: EngineParams,
     rec: Records,
     est: NDArray[np.int64],
@@ -193,13 +190,14 @@ def take_nb(
 ) -> float:
     """Sweep the opposite side up to ``limit_ticks``; report one taker fill per level.
 
-    ``wt``/``wq`` are int64/float64[1, W] scratch rows (W = levels read), ``take`` float[W].
-    Returns the filled size, base units. Oracle: ``sweep_nb`` (itself checked against an
-    exact Fraction walk) plus hand-worked engine tests.
+    Uses the scratch rows ``sc.wt``/``sc.wq`` (int64/float64[1, W], W = levels read) and
+    ``sc.take`` (float64[W]). Returns the filled size, base units. Oracle: ``sweep_nb``
+    (itself checked against an exact Fraction walk) plus hand-worked engine tests.
     """
-    top_side_nb(ist, q, ovf_px, ovf_qty, 1 if side > 0 else 0, wt, wq, 0)
-    filled = sweep_nb(wt[0], wq[0], want, limit_ticks, side, wout, take)
-    levels = int(wout[WALK_LEVELS])
+    wt, take = sc.wt, sc.take
+    top_side_nb(bk.ist, bk.q, bk.ovf_px, bk.ovf_qty, 1 if side > 0 else 0, wt, sc.wq, 0)
+    filled = sweep_nb(wt[0], sc.wq[0], want, limit_ticks, side, sc.wout, take)
+    levels = int(sc.wout[WALK_LEVELS])
     for k in range(take.shape[0]):
         if take[k] > 0.0:
             report_fill_nb(
@@ -216,13 +214,8 @@ def best_opposite_nb(ist: NDArray[np.int64], side: int) -> int:
 
 @njit_nrt_free
 def rest_nb(
-    ist: NDArray[np.int64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
-    ot_i: NDArray[np.int64],
-    ot_f: NDArray[np.float64],
-    est: NDArray[np.int64],
+    bk: BookArrays,
+    tr: Trader,
     row: int,
     order_id: int,
     side: int,
@@ -232,30 +225,25 @@ def rest_nb(
     qty: float,
 ) -> None:
     """Put an order at the back of its level's queue in order-table row ``row``."""
+    ot_i, ot_f, est = tr.ot_i, tr.ot_f, tr.est
     ot_i[row, OT_ID] = order_id
     ot_i[row, OT_SIDE] = side
     ot_i[row, OT_PRICE] = price_ticks
     ot_i[row, OT_TIF] = tif
-    ot_i[row, OT_XREF] = best_opposite_nb(ist, side)
+    ot_i[row, OT_XREF] = best_opposite_nb(bk.ist, side)
     ot_i[row, OT_ACTIVE] = 1
     est[ES_OT_HI] = max(est[ES_OT_HI], row + 1)
-    level = level_qty_nb(ist, q, ovf_px, ovf_qty, 0 if side > 0 else 1, price_ticks)
+    level = level_qty_nb(bk.ist, bk.q, bk.ovf_px, bk.ovf_qty, 0 if side > 0 else 1, price_ticks)
     queue_join_nb(ot_f[row], level, leaves)
     ot_f[row, OT_QTY] = qty
 
 
 @njit_nrt_free
 def maker_fill_nb(
-    ot_i: NDArray[np.int64],
-    ot_f: NDArray[np.float64],
-    k: int,
-    fill: float,
-    p: EngineParams,
-    rec: Records,
-    est: NDArray[np.int64],
-    ts_exch: int,
+    tr: Trader, k: int, fill: float, p: EngineParams, rec: Records, ts_exch: int
 ) -> None:
     """Report a maker fill of ``fill`` base units of order-table row ``k`` (and its event)."""
+    ot_i, ot_f, est = tr.ot_i, tr.ot_f, tr.est
     leaves = ot_f[k, QS_LEAVES]
     if leaves <= ot_f[k, OT_QTY] * QTY_RTOL:  # complete: absorb the float residual
         fill += leaves
@@ -272,41 +260,30 @@ def maker_fill_nb(
 
 @njit_nrt_free
 def on_trade_nb(
-    ot_i: NDArray[np.int64],
-    ot_f: NDArray[np.float64],
+    tr: Trader,
     p: EngineParams,
     rec: Records,
-    est: NDArray[np.int64],
     ts_exch: int,
     price_ticks: int,
     qty: float,
     aggressor: int,
 ) -> None:
     """Apply a trade print to every resting order (queue rules 3 and 4 of ``queue``)."""
-    for k in range(est[ES_OT_HI]):
+    ot_i, ot_f = tr.ot_i, tr.ot_f
+    for k in range(tr.est[ES_OT_HI]):
         if ot_i[k, OT_ACTIVE] == 0:
             continue
         fill = queue_on_trade_nb(
             ot_f[k], ot_i[k, OT_PRICE], ot_i[k, OT_SIDE], price_ticks, qty, aggressor
         )
         if fill > 0.0:
-            maker_fill_nb(ot_i, ot_f, k, fill, p, rec, est, ts_exch)
+            maker_fill_nb(tr, k, fill, p, rec, ts_exch)
 
 
 @njit_nrt_free
-def on_state_nb(
-    ist: NDArray[np.int64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
-    ot_i: NDArray[np.int64],
-    ot_f: NDArray[np.float64],
-    p: EngineParams,
-    rec: Records,
-    est: NDArray[np.int64],
-    ts_exch: int,
-) -> None:
+def on_state_nb(bk: BookArrays, tr: Trader, p: EngineParams, rec: Records, ts_exch: int) -> None:
     """At a consistent book state: refresh queue estimates, fill orders the book crossed."""
+    ot_i, ot_f, est = tr.ot_i, tr.ot_f, tr.est
     hi = est[ES_OT_HI]
     while hi > 0 and ot_i[hi - 1, OT_ACTIVE] == 0:
         hi -= 1
@@ -316,15 +293,15 @@ def on_state_nb(
             continue
         side = ot_i[k, OT_SIDE]
         price = ot_i[k, OT_PRICE]
-        opp = best_opposite_nb(ist, side)
+        opp = best_opposite_nb(bk.ist, side)
         if opp != ot_i[k, OT_XREF]:
             ot_i[k, OT_XREF] = opp
             if would_cross_nb(price, side, opp):
                 ot_f[k, QS_AHEAD] = 0.0
                 fill = ot_f[k, QS_LEAVES]
                 ot_f[k, QS_LEAVES] = 0.0
-                maker_fill_nb(ot_i, ot_f, k, fill, p, rec, est, ts_exch)
+                maker_fill_nb(tr, k, fill, p, rec, ts_exch)
                 continue
-        level = level_qty_nb(ist, q, ovf_px, ovf_qty, 0 if side > 0 else 1, price)
+        level = level_qty_nb(bk.ist, bk.q, bk.ovf_px, bk.ovf_qty, 0 if side > 0 else 1, price)
         if level != ot_f[k, QS_LEVEL]:
             queue_on_level_nb(ot_f[k], level, p.queue_model)

@@ -22,13 +22,22 @@ Oracle: hand-worked cases in ``tests/unit/engine/test_venue.py``.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from l2trader._numba import njit_nrt_free
 from l2trader.book.kernels import top_side_nb
 from l2trader.engine.kernels import QTY_RTOL, available_nb, would_cross_nb
 from l2trader.engine.queue import QS_LEAVES
-from l2trader.engine.state import OT_ACTIVE, OT_PRICE, OT_QTY, OT_TIF, EngineParams, Records
+from l2trader.engine.state import (
+    OT_ACTIVE,
+    OT_PRICE,
+    OT_QTY,
+    OT_TIF,
+    BookArrays,
+    EngineParams,
+    Records,
+    Scratch,
+    Trader,
+)
 from l2trader.engine.venue_kernels import (
     ACCEPTED,
     ACT_CANCEL,
@@ -65,47 +74,38 @@ __all__ = ["venue_action_nb"]
 
 @njit_nrt_free
 def place_nb(
-    ist: NDArray[np.int64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
-    wt: NDArray[np.int64],
-    wq: NDArray[np.float64],
-    wout: NDArray[np.float64],
-    take: NDArray[np.float64],
-    ot_i: NDArray[np.int64],
-    ot_f: NDArray[np.float64],
+    bk: BookArrays,
+    sc: Scratch,
+    tr: Trader,
     p: EngineParams,
     rec: Records,
-    est: NDArray[np.int64],
     ts_exch: int,
     order: np.void,
 ) -> None:
     """Place a NEW order (or a re-entered MODIFY) that has just reached the venue."""
+    est = tr.est
     resp = draw_response_nb(p, est)
     oid, side, tif = order["order_id"], order["side"], order["tif"]
     price, qty = order["price_ticks"], order["qty"]
     if order["order_type"] == TYPE_MARKET:
         limit = NO_ASK_TICKS if side > 0 else NO_BID_TICKS
-        got = take_nb(ist, q, ovf_px, ovf_qty, wt, wq, wout, take, p, rec, est, ts_exch, resp,
-                      oid, side, limit, qty)  # fmt: skip
+        got = take_nb(bk, sc, p, rec, est, ts_exch, resp, oid, side, limit, qty)
         status = FILLED if got >= qty else (EXPIRED if got > 0.0 else REJECTED)
         reason = R_NO_LIQ if got == 0.0 else 0
         report_oev_nb(rec, est, ts_exch, resp, oid, status, reason, qty - got)
         return
-    crosses = would_cross_nb(price, side, best_opposite_nb(ist, side))
+    crosses = would_cross_nb(price, side, best_opposite_nb(bk.ist, side))
     if tif == TIF_POST and crosses:
         report_oev_nb(rec, est, ts_exch, resp, oid, REJECTED, R_POST, qty)
         return
     if tif == TIF_FOK:
-        top_side_nb(ist, q, ovf_px, ovf_qty, 1 if side > 0 else 0, wt, wq, 0)
-        if available_nb(wt[0], wq[0], price, side) < qty * (1.0 - QTY_RTOL):
+        top_side_nb(bk.ist, bk.q, bk.ovf_px, bk.ovf_qty, 1 if side > 0 else 0, sc.wt, sc.wq, 0)
+        if available_nb(sc.wt[0], sc.wq[0], price, side) < qty * (1.0 - QTY_RTOL):
             report_oev_nb(rec, est, ts_exch, resp, oid, REJECTED, R_FOK, qty)
             return
     got = 0.0
     if crosses:
-        got = take_nb(ist, q, ovf_px, ovf_qty, wt, wq, wout, take, p, rec, est, ts_exch, resp,
-                      oid, side, price, qty)  # fmt: skip
+        got = take_nb(bk, sc, p, rec, est, ts_exch, resp, oid, side, price, qty)
     if got >= qty:
         report_oev_nb(rec, est, ts_exch, resp, oid, FILLED, 0, 0.0)
         return
@@ -113,38 +113,30 @@ def place_nb(
     if tif in (TIF_IOC, TIF_FOK):
         report_oev_nb(rec, est, ts_exch, resp, oid, EXPIRED, 0, leaves)
         return
-    row = free_row_nb(ot_i)
+    row = free_row_nb(tr.ot_i)
     if row < 0:
         report_oev_nb(rec, est, ts_exch, resp, oid, REJECTED if got == 0.0 else EXPIRED, R_OPEN,
                       leaves)  # fmt: skip
         return
-    rest_nb(ist, q, ovf_px, ovf_qty, ot_i, ot_f, est, row, oid, side, tif, price, leaves, qty)
+    rest_nb(bk, tr, row, oid, side, tif, price, leaves, qty)
     report_oev_nb(rec, est, ts_exch, resp, oid, PARTIAL if got > 0.0 else ACCEPTED, 0, leaves)
 
 
 @njit_nrt_free
 def venue_action_nb(
-    ist: NDArray[np.int64],
-    q: NDArray[np.float64],
-    ovf_px: NDArray[np.int64],
-    ovf_qty: NDArray[np.float64],
-    wt: NDArray[np.int64],
-    wq: NDArray[np.float64],
-    wout: NDArray[np.float64],
-    take: NDArray[np.float64],
-    ot_i: NDArray[np.int64],
-    ot_f: NDArray[np.float64],
+    bk: BookArrays,
+    sc: Scratch,
+    tr: Trader,
     p: EngineParams,
     rec: Records,
-    est: NDArray[np.int64],
     ts_exch: int,
     order: np.void,
 ) -> None:
     """Apply one action (a C5 row) at venue time ``ts_exch`` (ns) to the current book."""
     action, oid = order["action"], order["order_id"]
+    ot_i, ot_f, est = tr.ot_i, tr.ot_f, tr.est
     if action == ACT_NEW:
-        place_nb(ist, q, ovf_px, ovf_qty, wt, wq, wout, take, ot_i, ot_f, p, rec, est, ts_exch,
-                 order)  # fmt: skip
+        place_nb(bk, sc, tr, p, rec, ts_exch, order)
         return
     row = find_order_nb(ot_i, oid)
     if row < 0 or (action != ACT_CANCEL and action != ACT_MODIFY):
@@ -169,4 +161,4 @@ def venue_action_nb(
     ot_i[row, OT_ACTIVE] = 0
     order["tif"] = ot_i[row, OT_TIF]
     order["order_type"] = TYPE_LIMIT
-    place_nb(ist, q, ovf_px, ovf_qty, wt, wq, wout, take, ot_i, ot_f, p, rec, est, ts_exch, order)
+    place_nb(bk, sc, tr, p, rec, ts_exch, order)
