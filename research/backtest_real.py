@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from _data import data_root, parse_args, save_png
 
-from l2trader.book.replay import replay
 from l2trader.data.binance import BinanceDepthReader
 from l2trader.data.events import collect
 from l2trader.data.instruments import Instrument, lookup
@@ -28,22 +27,11 @@ from l2trader.engine.risk import RiskConfig
 from l2trader.engine.sizing import SizingConfig
 from l2trader.engine.strategies.market_maker import MarketMakerConfig
 from l2trader.engine.strategies.taker import SignalTakerConfig
-from l2trader.schema import SIGNAL_DTYPE, Liquidity
+from l2trader.schema import Liquidity
+from l2trader.testing.signals import imbalance_signal
 
 S = 1_000_000_000
 STEM = "AMZN_2012-06-21_34200000_57600000"
-
-
-def rule_signal(events: np.ndarray, gain_bps: float) -> np.ndarray:
-    """``gain_bps * level-1 imbalance``, once per second (C4)."""
-    frame = replay(events, levels=1)
-    keep = np.r_[True, np.diff(frame.ts_recv // S) > 0]
-    bq, aq = frame.bid_qty[keep, 0], frame.ask_qty[keep, 0]
-    sig = np.zeros(int(keep.sum()), SIGNAL_DTYPE)
-    sig["ts_recv"] = frame.ts_recv[keep]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sig["score"] = gain_bps * (bq - aq) / (bq + aq)
-    return sig
 
 
 def load(root: Path, name: str) -> tuple[np.ndarray, Instrument, float]:
@@ -71,7 +59,7 @@ def run(events: np.ndarray, inst: Instrument, kind: str, qty: float) -> tuple[En
     mode = "book" if kind == "market_maker" else "signal"
     latency = LatencyConfig(entry_ns=1_000_000, response_ns=1_000_000)
     cfg = EngineConfig(risk=risk, decision=DecisionConfig(mode=mode), latency=latency)
-    sig = rule_signal(events, 20.0) if kind == "taker" else None
+    sig = imbalance_signal(events, 20.0) if kind == "taker" else None
     best = np.inf
     for _ in range(2):  # the first run also loads the JIT cache
         t0 = time.perf_counter()

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from l2trader.book.replay import replay
 from l2trader.data.binance import BinanceDepthReader
 from l2trader.data.events import collect
 from l2trader.data.instruments import Instrument, lookup
@@ -26,22 +25,11 @@ from l2trader.engine.risk import RiskConfig
 from l2trader.engine.sizing import SizingConfig
 from l2trader.engine.strategies.market_maker import MarketMakerConfig
 from l2trader.engine.strategies.taker import SignalTakerConfig
-from l2trader.schema import SIGNAL_DTYPE, Liquidity
+from l2trader.schema import Liquidity
+from l2trader.testing.signals import imbalance_signal
 
 S = 1_000_000_000
 STEM = "AMZN_2012-06-21_34200000_57600000"
-
-
-def _imbalance_signal(events: np.ndarray, gain_bps: float) -> np.ndarray:
-    """A rule signal: ``gain_bps * level-1 imbalance`` sampled once per second."""
-    frame = replay(events, levels=1)
-    keep = np.r_[True, np.diff(frame.ts_recv // S) > 0]
-    bq, aq = frame.bid_qty[keep, 0], frame.ask_qty[keep, 0]
-    sig = np.zeros(int(keep.sum()), SIGNAL_DTYPE)
-    sig["ts_recv"] = frame.ts_recv[keep]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sig["score"] = gain_bps * (bq - aq) / (bq + aq)
-    return sig
 
 
 def _check(out: EngineOutput, inst: Instrument, max_position: float) -> None:
@@ -97,7 +85,7 @@ def test_market_maker_and_taker_on_binance_usdm(usdm: np.ndarray) -> None:
 
     mm_out = _run(usdm, inst, "market_maker", EngineConfig(risk=risk), market_maker=mm)
     tk_out = _run(usdm, inst, "taker", EngineConfig(risk=risk, decision=DecisionConfig(
-        mode="signal")), taker=taker, signals=_imbalance_signal(usdm, 20.0))  # fmt: skip
+        mode="signal")), taker=taker, signals=imbalance_signal(usdm, 20.0))  # fmt: skip
 
     assert mm_out.fills.size > 0
     assert tk_out.fills.size > 0
@@ -117,7 +105,7 @@ def test_market_maker_and_taker_on_lobster_amzn(amzn: np.ndarray) -> None:
 
     mm_out = _run(amzn, inst, "market_maker", EngineConfig(risk=risk), market_maker=mm)
     tk_out = _run(amzn, inst, "taker", EngineConfig(risk=risk, decision=DecisionConfig(
-        mode="signal")), taker=taker, signals=_imbalance_signal(amzn, 20.0))  # fmt: skip
+        mode="signal")), taker=taker, signals=imbalance_signal(amzn, 20.0))  # fmt: skip
 
     assert mm_out.fills.size > 0
     assert tk_out.fills.size > 0
