@@ -83,6 +83,10 @@ class Engine:
         Fee rates; default ``config.fees`` (required if that is None).
     latency_samples_ns
         Observed delays for an empirical latency model.
+    latency_draws_ns
+        ``(entry, response)`` int64 arrays (ns) used in turn instead of the model's draws: a
+        stress test injects spikes this way, and a huge response delay stands for a lost ack
+        (reports reach the strategy in order, so later reports wait behind it).
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class Engine:
         signals: NDArray[np.void] | None = None,
         fees: FeeConfig | None = None,
         latency_samples_ns: NDArray[np.int64] | None = None,
+        latency_draws_ns: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
     ) -> None:
         if not tick_size > 0.0:
             raise ConfigError(f"tick_size={tick_size!r} must be > 0")
@@ -108,6 +113,10 @@ class Engine:
         lat = LatencyModel(config.latency, latency_samples_ns)
         self.book = OrderBook()
         self.params = self._params(config, tick_size, fee_cfg, lat, kind)
+        if latency_draws_ns is not None:
+            self.params = self.params._replace(
+                entry_ns=_draws(latency_draws_ns[0]), response_ns=_draws(latency_draws_ns[1])
+            )
         self.rp = risk_params(config.risk)
         self.tp = taker_params(taker or SignalTakerConfig())
         self.mp = mm_params(market_maker or MarketMakerConfig())
@@ -216,11 +225,20 @@ class Engine:
             "decisions": int(est[S.ES_DECISIONS]),
             "crossed_states": int(est[S.ES_CROSSED]),
             "in_flight_at_end": int(est[S.ES_N_PEND]),
+            "late_reports": int(est[S.ES_LATE_REPORTS]),
             "risk_stop_loss": int(rst[4]),
             "risk_take_profit": int(rst[5]),
             "risk_kill_switch": int(rst[6]),
             "halted": int(rst[3] != 0.0),
         }
+
+
+def _draws(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """A validated copy of latency draws: a non-empty int64 array of delays >= 0 (ns)."""
+    arr = np.ascontiguousarray(values, dtype=np.int64)
+    if arr.ndim != 1 or arr.size == 0 or bool(np.any(arr < 0)):
+        raise ConfigError("latency draws must be a non-empty 1-d array of delays >= 0 ns")
+    return arr
 
 
 def _monitors(risk: RiskConfig) -> bool:

@@ -46,6 +46,8 @@ from l2trader.engine.state import (
     ES_FLATTEN_ID,
     ES_LAST_FILL_RECV,
     ES_LAST_OEV_RECV,
+    ES_LAST_TS,
+    ES_LATE_REPORTS,
     ES_N_FILL,
     ES_N_OEV,
     ES_N_ORD,
@@ -54,6 +56,8 @@ from l2trader.engine.state import (
     ES_NEW_SIGNAL,
     ES_NEXT_DECIDE,
     ES_NEXT_GRID,
+    ES_NOTE_FILL,
+    ES_NOTE_OEV,
     ES_PREV_TS,
     ES_SCORE_TS,
     ES_SIG_PTR,
@@ -88,6 +92,10 @@ from l2trader.schema import F_LAST, KIND_TRADE, NO_ASK_TICKS, NO_BID_TICKS
 __all__ = ["run_nb", "submit_rows_nb"]
 
 _LN2 = math.log(2.0)
+DRAIN_NS = 60_000_000_000
+"""How long after the last event :func:`finish_nb` keeps the grid running for late reports."""
+DRAIN_ROWS = 1_000
+"""... and at most this many grid rows."""
 
 
 @njit_inline
@@ -328,10 +336,20 @@ def run_nb(
 def finish_nb(tr: Trader, p: EngineParams, rec: Records) -> bool:
     """Write grid rows until every report is delivered, plus the row holding them all.
 
-    Returns False if the buffer is full (grow it and call again: rows written stay).
+    Reports due more than ``DRAIN_NS`` (at most ``DRAIN_ROWS`` grid rows) after the last
+    event (a lost ack, a huge injected delay) are not waited for row by row: the grid stops
+    there, they are delivered at once (counted in ``ES_LATE_REPORTS``) and the last row, on
+    the grid, holds them. Returns
+    False if the buffer is full (grow it and call again: rows written stay).
     """
     est = tr.est
     last = max(est[ES_LAST_FILL_RECV], est[ES_LAST_OEV_RECV])
-    if not write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, last + 1):
+    drain = min(DRAIN_NS, DRAIN_ROWS * p.grid_ns)
+    upto = min(last, max(est[ES_LAST_TS], est[ES_NEXT_GRID]) + drain) + 1
+    if not write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, upto):
         return False
+    if last >= upto:
+        before = est[ES_NOTE_FILL] + est[ES_NOTE_OEV]
+        deliver_nb(rec, est, tr.sv, tr.pf, p, last)
+        est[ES_LATE_REPORTS] += est[ES_NOTE_FILL] + est[ES_NOTE_OEV] - before
     return write_grid_nb(rec, est, tr.efl, tr.sv, tr.pf, p, est[ES_NEXT_GRID] + 1)

@@ -84,6 +84,8 @@ ES_LAST_TS: Final = 27
 """``ts_recv`` of the last event fed (chunk order check), ns."""
 ES_OT_HI: Final = 28
 """Order-table rows at or above this index are inactive (loops stop there)."""
+ES_LATE_REPORTS: Final = 29
+"""Reports delivered at the end of the run rather than on the grid (lost/very late acks)."""
 ES_SIZE: Final = 32
 
 # --- efl: float64 slots ------------------------------------------------------------------

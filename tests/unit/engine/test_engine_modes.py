@@ -11,6 +11,7 @@ from l2trader.engine import strategy as st
 from l2trader.engine.config import DecisionConfig, EngineConfig
 from l2trader.engine.engine import Engine
 from l2trader.engine.latency import LatencyConfig
+from l2trader.engine.loop_kernels import DRAIN_ROWS
 from l2trader.schema import SIGNAL_DTYPE
 from tests.unit.engine.scripted import TICK, ScriptedStrategy, Tape, market, new
 
@@ -128,3 +129,20 @@ def test_empirical_latency_is_seeded_and_never_reorders_reports() -> None:
     assert np.all(np.diff(a["ts_recv"]) >= 0)
     assert np.all(a["ts_recv"] - a["ts_exch"] >= 50)
     assert not np.array_equal(a["ts_exch"], c["ts_exch"])
+
+
+def test_injected_latency_draws_replace_the_model_and_a_lost_ack_holds_later_reports() -> None:
+    schedule = {1_000: [new(1, 1.0, 90)], 2_000: [new(1, 1.0, 91)]}
+    entry = np.array([100, 1_000], np.int64)  # the second order is delayed 1 us
+    response = np.array([10**15, 50, 50], np.int64)  # the first report never arrives in the run
+    strat = ScriptedStrategy(schedule)
+    eng = Engine(EngineConfig(grid_ns=1_000), tick_size=TICK, strategy=strat,
+                 latency_draws_ns=(entry, response))  # fmt: skip
+    eng.run(_tape())
+    out = eng.finish()
+
+    assert out.order_events["ts_exch"].tolist() == [1_100, 3_000]
+    assert out.order_events["ts_recv"].tolist() == [1_100 + 10**15] * 2  # in-order delivery
+    assert len(strat.ctx_at(5_000).open_orders) == 2  # no ack seen: both still "in flight"
+    assert out.counters["late_reports"] == 2  # delivered at the end, not on a 10**15 ns grid
+    assert out.equity.size <= DRAIN_ROWS + 10  # the grid waits at most DRAIN_ROWS rows
