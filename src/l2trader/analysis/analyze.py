@@ -78,10 +78,40 @@ def flat_metrics(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 def _ts_equity(inputs: RunInputs) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     eq = inputs.equity
-    return np.asarray(eq["ts_recv"], np.int64), np.asarray(eq["equity"], np.float64)
+    return returns.column(eq, "ts_recv"), returns.column(eq, "equity")
 
 
-def _sections(inputs: RunInputs, feed_ns: int) -> dict[str, dict[str, float | int]]:
+@dataclasses.dataclass(frozen=True)
+class _Shared:
+    """Intermediate results more than one section, table or figure reads (computed once)."""
+
+    markouts: microstructure.Markouts
+    decay: signal_quality.Decay
+    regime_labels: regimes.RegimeLabels | None
+    regime_rows: list[dict[str, float | int | str]]
+
+
+def _shared(inputs: RunInputs, feed_ns: int) -> _Shared:
+    labels = regimes.label_periods(inputs) if inputs.equity.size >= 2 else None
+    return _Shared(
+        markouts=microstructure.markout_table(inputs, feed_ns=feed_ns),
+        decay=signal_quality.signal_decay(inputs),
+        regime_labels=labels,
+        regime_rows=regimes.regime_rows(labels) if labels is not None else [],
+    )
+
+
+def _regime_metrics(inputs: RunInputs, shared: _Shared) -> dict[str, float | int]:
+    if shared.regime_labels is None:
+        return regimes.regime_metrics(inputs)
+    return regimes.regime_metrics_from_labels(
+        shared.regime_labels, regimes.DEFAULT_VOL_WINDOW_NS, shared.regime_rows
+    )
+
+
+def _sections(
+    inputs: RunInputs, feed_ns: int, shared: _Shared
+) -> dict[str, dict[str, float | int]]:
     """The flat metrics of every section, keyed by section name (see :data:`SECTIONS`)."""
     ts, equity = _ts_equity(inputs)
     return {
@@ -90,25 +120,26 @@ def _sections(inputs: RunInputs, feed_ns: int) -> dict[str, dict[str, float | in
         "drawdowns": drawdowns.drawdown_metrics(ts, equity, inputs.capital),
         "benchmark": benchmark.benchmark_metrics(inputs),
         "trades": trades.trade_metrics(inputs),
-        "microstructure": microstructure.microstructure_metrics(inputs, feed_ns=feed_ns),
+        "microstructure": microstructure.microstructure_metrics(
+            inputs, feed_ns=feed_ns, markouts=shared.markouts
+        ),
         "execution": execution.execution_metrics(inputs, feed_ns=feed_ns),
-        "signals": signal_quality.signal_metrics(inputs),
-        "regimes": regimes.regime_metrics(inputs),
+        "signals": signal_quality.signal_metrics(inputs, decay=shared.decay),
+        "regimes": _regime_metrics(inputs, shared),
     }
 
 
-def _tables(inputs: RunInputs) -> dict[str, list[dict[str, Any]]]:
+def _tables(inputs: RunInputs, shared: _Shared) -> dict[str, list[dict[str, Any]]]:
     ts, equity = _ts_equity(inputs)
     periods = drawdowns.drawdown_periods(ts, equity, inputs.capital, top=_TOP_DRAWDOWNS)
     return {
         "drawdown_periods": [dict(p) for p in periods],
-        "regimes": [dict(r) for r in regimes.regime_table(inputs)],
+        "regimes": [dict(r) for r in shared.regime_rows],
     }
 
 
-def _markout_curves(inputs: RunInputs, feed_ns: int) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
+def _markout_curves(mk: microstructure.Markouts) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
     """Horizons (s) and mean markout (bps) per liquidity x side with any finite value."""
-    mk = microstructure.markout_table(inputs, feed_ns=feed_ns)
     curves = {}
     for liq_name, liq in (("maker", Liquidity.MAKER), ("taker", Liquidity.TAKER)):
         for side_name, side in (("buy", 1), ("sell", -1)):
@@ -118,29 +149,37 @@ def _markout_curves(inputs: RunInputs, feed_ns: int) -> tuple[np.ndarray[Any, An
     return mk.horizons_ns / NS_PER_SECOND, curves
 
 
-def _var_lines(r: np.ndarray[Any, Any]) -> dict[str, float]:
-    """VaR of ``r`` at each level and method, labelled (return thresholds)."""
+def _var_lines(risk_metrics: Mapping[str, Any]) -> dict[str, float]:
+    """VaR at each level and method, labelled (return thresholds; from the risk section)."""
     return {
-        f"VaR {round(100 * level)}% {method}": float(risk.value_at_risk(r, level, method))
+        f"VaR {round(100 * level)}% {method}": float(
+            risk_metrics[f"var_{round(100 * level)}_{method}"]
+        )
         for level in _VAR_LEVELS
         for method in _VAR_METHODS
     }
 
 
-def _plot_data(inputs: RunInputs, tables: dict[str, Any], feed_ns: int) -> PlotData:
+def _plot_data(
+    inputs: RunInputs,
+    tables: dict[str, Any],
+    metrics: Mapping[str, Any],
+    shared: _Shared,
+    feed_ns: int,
+) -> PlotData:
     """The arrays behind every figure (see :class:`~l2trader.analysis.report.PlotData`)."""
     ts, equity = _ts_equity(inputs)
     _, r = returns.grid_returns(inputs.equity, inputs.capital)
-    horizons_s, curves = _markout_curves(inputs, feed_ns)
-    decay = signal_quality.signal_decay(inputs)
+    horizons_s, curves = _markout_curves(shared.markouts)
+    decay = shared.decay
     fills = inputs.fills
     return PlotData(
         ts=ts,
         equity=equity,
-        position=np.asarray(inputs.equity["position"], np.float64),
+        position=returns.column(inputs.equity, "position"),
         underwater=drawdowns.underwater(equity, inputs.capital),
         returns=r,
-        var_lines=_var_lines(r),
+        var_lines=_var_lines(metrics["risk"]),
         markout_horizons_s=horizons_s,
         markout_curves=curves,
         decay_horizons_s=decay.horizons_ns / NS_PER_SECOND,
@@ -173,9 +212,12 @@ def analyze(
         The engine's feed latency (ns): fills (venue time) meet the market at
         ``ts_exch + feed_ns`` (see :mod:`~l2trader.analysis.microstructure`).
     """
-    step_ns = returns.grid_step_ns(np.asarray(inputs.equity["ts_recv"], np.int64))
-    metrics = _sections(inputs, feed_ns)
-    tables = _tables(inputs)
+    with returns.memo():  # the grid's returns and step are computed once for all sections
+        step_ns = returns.grid_step_ns(returns.column(inputs.equity, "ts_recv"))
+        shared = _shared(inputs, feed_ns)
+        metrics = _sections(inputs, feed_ns, shared)
+        tables = _tables(inputs, shared)
+        plot_data = _plot_data(inputs, tables, metrics, shared, feed_ns)
     results = evaluate_checks(flat_metrics(metrics), checks) if checks is not None else []
     return Report(
         run_id=inputs.run_id,
@@ -190,7 +232,7 @@ def analyze(
         metrics=metrics,
         checks=[dataclasses.asdict(c) for c in results],
         tables=tables,
-        plot_data=_plot_data(inputs, tables, feed_ns),
+        plot_data=plot_data,
     )
 
 

@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from l2trader.analysis.drawdowns import max_drawdown
 from l2trader.analysis.inputs import RunInputs
 from l2trader.analysis.performance import annual_return, sharpe, total_return
-from l2trader.analysis.returns import grid_returns, grid_step_ns, periods_per_year
+from l2trader.analysis.returns import column, grid_returns, grid_step_ns, periods_per_year
 from l2trader.errors import InvalidValueError
 
 __all__ = [
@@ -59,6 +59,8 @@ def _paired(
             f"returns {r.shape} and benchmark {b.shape} must be 1-D of one length",
             source="returns",
         )
+    if math.isfinite(float(np.sum(r)) + float(np.sum(b))):  # no NaN: nothing to drop
+        return r, b
     ok = ~(np.isnan(r) | np.isnan(b))
     return r[ok], b[ok]
 
@@ -165,8 +167,8 @@ def benchmark_returns(
     ([0.022, -0.0242], 220.0)
     """
     grid_returns(equity, capital)  # validates the grid and capital
-    mid = np.asarray(equity["mid"], dtype=np.float64)
-    pos = np.asarray(equity["position"], dtype=np.float64)
+    mid = column(equity, "mid")
+    pos = column(equity, "position")
     held = np.where(pos == 0.0, 0.0, np.abs(pos * mid))
     notional = float(np.nanmax(held)) if held.size and not np.all(np.isnan(held)) else 0.0
     finite = np.flatnonzero(np.isfinite(mid))
@@ -183,8 +185,9 @@ def benchmark_metrics(inputs: RunInputs) -> dict[str, float | int]:
     rb, notional = benchmark_returns(eq, inputs.capital)
     ppy = _NAN
     if r.size:
-        step = grid_step_ns(np.asarray(eq["ts_recv"], dtype=np.int64))
+        step = grid_step_ns(column(eq, "ts_recv"))
         ppy = periods_per_year(step, inputs.calendar, inputs.session_s)
+    ir = information_ratio(r, rb)
     return {
         "benchmark_notional": notional,
         "benchmark_total_return": total_return(rb),
@@ -196,7 +199,7 @@ def benchmark_metrics(inputs: RunInputs) -> dict[str, float | int]:
         "alpha_compounded": alpha(r, rb, ppy, compounded=True),
         "beta": beta(r, rb),
         "correlation": correlation(r, rb),
-        "information_ratio": information_ratio(r, rb),
-        "information_ratio_annualized": information_ratio(r, rb) * math.sqrt(ppy),
+        "information_ratio": ir,
+        "information_ratio_annualized": ir * math.sqrt(ppy),
         "tracking_error": tracking_error(r, rb, ppy),
     }

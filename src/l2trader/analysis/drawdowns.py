@@ -26,6 +26,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from l2trader.analysis.kernels import drawdown_min_nb
 from l2trader.analysis.returns import clean_returns
 from l2trader.errors import ConfigError, InvalidValueError
 
@@ -84,12 +85,7 @@ def max_drawdown(returns: ArrayLike, *, compounded: bool = False) -> float:
     r = clean_returns(returns)
     if r.size == 0:
         return float("nan")
-    if compounded:
-        wealth = np.concatenate(([1.0], np.cumprod(1.0 + r)))
-        peak = np.maximum.accumulate(wealth)
-        return float(np.min((wealth - peak) / peak))
-    wealth = np.concatenate(([1.0], 1.0 + np.cumsum(r)))
-    return float(np.min(wealth - np.maximum.accumulate(wealth)))
+    return float(drawdown_min_nb(np.ascontiguousarray(r), compounded))
 
 
 def _runs(dd: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:

@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from l2trader.analysis.inputs import MarketSeries, RunInputs
+from l2trader.analysis.kernels import searchsorted_right_nb
 from l2trader.analysis.trades import fill_prices, mark_price, validate_fills
 from l2trader.schema import Liquidity, OrderAction, OrderStatus
 from l2trader.units import NS_PER_MILLISECOND, NS_PER_SECOND
@@ -81,10 +82,11 @@ def series_at(
 ) -> NDArray[np.float64]:
     """``values`` of the last sample at or before each ``t``; NaN outside the sampled range."""
     t = np.asarray(t, dtype=np.int64)
-    k = np.searchsorted(market.ts, t, side="right") - 1
     out = np.full(t.shape, np.nan)
     if market.ts.size == 0:
         return out
+    flat = t.T.ravel()  # column by column: each column of a (fills x horizons) query ascends
+    k = (searchsorted_right_nb(np.ascontiguousarray(market.ts), flat) - 1).reshape(t.T.shape).T
     ok = (k >= 0) & (t <= market.ts[-1])
     out[ok] = values[k[ok]]
     return out
@@ -179,17 +181,18 @@ def _markout_metrics(mk: Markouts) -> dict[str, float | int]:
     """Mean markout (bps) and summed markout (quote) by horizon, liquidity and side."""
     out: dict[str, float | int] = {}
     fee_bps = 1e4 * mk.fee / (mk.price * mk.qty)
+    masks = {(g, sn): mk.mask(liq, side) for g, liq in _GROUPS for sn, side in _SIDES}
+    bps_cols, quote_cols = mk.bps.T.copy(), mk.quote.T.copy()  # contiguous horizon columns
     for j, h in enumerate(mk.horizons_ns):
         lab = horizon_label(int(h))
-        for gname, liq in _GROUPS:
-            for sname, side in _SIDES:
-                keep = mk.mask(liq, side)
-                out[f"markout_bps_{lab}{gname}{sname}"] = _mean(mk.bps[keep, j])
-                out[f"markout_quote_{lab}{gname}{sname}"] = _sum(mk.quote[keep, j])
+        bps, quote = bps_cols[j], quote_cols[j]
+        for (gname, sname), keep in masks.items():
+            out[f"markout_bps_{lab}{gname}{sname}"] = _mean(bps[keep])
+            out[f"markout_quote_{lab}{gname}{sname}"] = _sum(quote[keep])
         out[f"adverse_selection_bps_{lab}"] = -out[f"markout_bps_{lab}_maker"]
-        known = np.isfinite(mk.bps[:, j])
-        out[f"microstructure_alpha_bps_{lab}"] = _mean(mk.bps[known, j] - fee_bps[known])
-        out[f"microstructure_alpha_quote_{lab}"] = _sum(mk.quote[known, j] - mk.fee[known])
+        known = np.isfinite(bps)
+        out[f"microstructure_alpha_bps_{lab}"] = _mean(bps[known] - fee_bps[known])
+        out[f"microstructure_alpha_quote_{lab}"] = _sum(quote[known] - mk.fee[known])
     return out
 
 
@@ -300,7 +303,11 @@ def _mix_and_fees(mk: Markouts) -> dict[str, float | int]:
 
 
 def microstructure_metrics(
-    inputs: RunInputs, horizons_ns: tuple[int, ...] = HORIZONS_NS, *, feed_ns: int = 0
+    inputs: RunInputs,
+    horizons_ns: tuple[int, ...] = HORIZONS_NS,
+    *,
+    feed_ns: int = 0,
+    markouts: Markouts | None = None,
 ) -> dict[str, float | int]:
     """L2 section: markouts, adverse selection, alpha, spread capture, fills, mix, fees, PnL split.
 
@@ -310,8 +317,9 @@ def microstructure_metrics(
     ``microstructure_alpha_bps_<h>`` / ``_quote_<h>`` (markout net of fees),
     ``spread_capture_ratio``, ``realized_spread_ratio_<h>``, fill ratio / queue wait /
     maker-taker mix / fee keys, and the ``pnl_*`` attribution (module docstring).
+    ``markouts``: ``markout_table(inputs, horizons_ns, feed_ns=feed_ns)`` if already built.
     """
-    mk = markout_table(inputs, horizons_ns, feed_ns=feed_ns)
+    mk = markout_table(inputs, horizons_ns, feed_ns=feed_ns) if markouts is None else markouts
     out: dict[str, float | int] = {}
     out["market_step_ms"] = inputs.market.step_ns / 1e6 if inputs.market else math.nan
     out |= _markout_metrics(mk)

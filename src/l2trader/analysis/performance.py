@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from l2trader.analysis.drawdowns import max_drawdown
 from l2trader.analysis.inputs import RunInputs
-from l2trader.analysis.returns import ReturnSeries, clean_returns, return_series
+from l2trader.analysis.returns import ReturnSeries, clean_returns, column, return_series
 
 __all__ = [
     "annual_return",
@@ -218,9 +218,9 @@ def pnl_attribution(equity: NDArray[np.void]) -> dict[str, float]:
     """
     if equity.size < 2:
         return dict.fromkeys(("pnl_total", "pnl_price_moves", "pnl_execution", "pnl_fees"), _NAN)
-    values = np.asarray(equity["equity"], dtype=np.float64)
-    position = np.asarray(equity["position"], dtype=np.float64)[:-1]
-    moves = position * np.diff(np.asarray(equity["mid"], dtype=np.float64))
+    values = column(equity, "equity")
+    position = column(equity, "position")[:-1]
+    moves = position * np.diff(column(equity, "mid"))
     price_moves = float(np.sum(np.where(position == 0.0, 0.0, moves)))
     total = float(values[-1] - values[0])
     fees = -float(equity["fees"][-1] - equity["fees"][0])

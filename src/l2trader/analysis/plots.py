@@ -195,11 +195,13 @@ def _l2_panel(fig: Figure, data: PlotData) -> bool:
     heat_ts = _heat_times(market.ts, n_heat)
     _draw_heat(ax, heat_ts, market.heat_ticks, market.heat_qty)
     if data.fill_ts.size:
-        mid_ticks = np.round(market.mid_at(data.fill_ts) / data.tick_size)
-        offset = data.fill_price / data.tick_size - mid_ticks
+        keep = _thin(data.fill_ts.size)  # every k-th fill: at most _MAX_LINE_POINTS markers
+        fill_ts, fill_side = data.fill_ts[keep], data.fill_side[keep]
+        mid_ticks = np.round(market.mid_at(fill_ts) / data.tick_size)
+        offset = data.fill_price[keep] / data.tick_size - mid_ticks
         for side, color, marker in ((1, "lime", "^"), (-1, "magenta", "v")):
-            m = data.fill_side == side
-            ax.scatter(_times(data.fill_ts[m]), offset[m], s=9, c=color, marker=marker,
+            m = fill_side == side
+            ax.scatter(_times(fill_ts[m]), offset[m], s=9, c=color, marker=marker,
                        label="buy fills" if side == 1 else "sell fills")  # fmt: skip
         ax.legend(fontsize=7, loc="upper right")
     ax.set_ylabel("price - mid (ticks)")

@@ -34,8 +34,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from l2trader.analysis.inputs import RunInputs
+from l2trader.analysis.kernels import (
+    group_rows_nb,
+    realized_vol_nb,
+    searchsorted_right_nb,
+    take_or_nan_nb,
+    tercile_codes_nb,
+)
 from l2trader.analysis.performance import sharpe
-from l2trader.analysis.returns import grid_step_ns, periods_per_year
+from l2trader.analysis.returns import column, grid_step_ns, periods_per_year
 from l2trader.errors import ConfigError
 from l2trader.units import NS_PER_SECOND
 
@@ -45,6 +52,8 @@ __all__ = [
     "RegimeLabels",
     "label_periods",
     "regime_metrics",
+    "regime_metrics_from_labels",
+    "regime_rows",
     "regime_table",
     "tercile_labels",
     "trailing_realized_vol_bps",
@@ -100,12 +109,10 @@ def tercile_labels(x: NDArray[np.float64]) -> tuple[NDArray[np.int64], tuple[flo
     ([0, 0, 1, 1, 2, 2, -1], (2.6666666666666665, 4.333333333333333))
     """
     ok = np.isfinite(x)
-    labels = np.full(x.shape, -1, dtype=np.int64)
     if not ok.any():
-        return labels, (float("nan"), float("nan"))
-    q33, q67 = (float(q) for q in np.quantile(x[ok], (1.0 / 3.0, 2.0 / 3.0)))
-    labels[ok] = np.where(x[ok] <= q33, 0, np.where(x[ok] <= q67, 1, 2))
-    return labels, (q33, q67)
+        return np.full(x.shape, -1, dtype=np.int64), (float("nan"), float("nan"))
+    q33, q67 = (float(q) for q in np.quantile(x if ok.all() else x[ok], (1.0 / 3.0, 2.0 / 3.0)))
+    return tercile_codes_nb(np.ascontiguousarray(x, dtype=np.float64), q33, q67), (q33, q67)
 
 
 def trailing_realized_vol_bps(
@@ -128,16 +135,8 @@ def trailing_realized_vol_bps(
         return out
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.diff(np.log(mid))
-    bad = ~np.isfinite(r)
-    sq = np.concatenate(([0.0], np.cumsum(np.where(bad, 0.0, r * r))))
-    nbad = np.concatenate(([0], np.cumsum(bad)))
-    # returns r[k-1] belongs to sample k; window (t - W, t] covers samples j..i, returns j-1..i-1
-    first = np.searchsorted(ts, ts - window_ns, side="right")
-    lo = np.maximum(first - 1, 0)
-    idx = np.arange(n)
-    total = np.maximum(sq[idx] - sq[lo], 0.0)
-    ok = (ts - ts[0] >= window_ns) & (nbad[idx] - nbad[lo] == 0)
-    out[ok] = 1e4 * np.sqrt(total[ok])
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    realized_vol_nb(ts, r, window_ns, out)
     return out
 
 
@@ -145,10 +144,12 @@ def _asof(
     ts: NDArray[np.int64], x: NDArray[np.float64], t: NDArray[np.int64]
 ) -> NDArray[np.float64]:
     """Value of the last sample at or before each ``t``; NaN before the first."""
-    k = np.searchsorted(ts, t, side="right") - 1
-    out = np.full(t.shape, np.nan)
-    out[k >= 0] = x[k[k >= 0]]
-    return out
+    return take_or_nan_nb(np.ascontiguousarray(x, dtype=np.float64), _asof_rows(ts, t))
+
+
+def _asof_rows(ts: NDArray[np.int64], t: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Row of the last sample at or before each ``t`` (-1 before the first)."""
+    return searchsorted_right_nb(np.ascontiguousarray(ts), np.ascontiguousarray(t)) - 1
 
 
 def _features(
@@ -162,10 +163,11 @@ def _features(
         vol = trailing_realized_vol_bps(e["ts_recv"], e["mid"], window_ns)
         return {"volatility": _asof(e["ts_recv"], vol, t), "spread": nan, "depth": nan.copy()}
     vol = trailing_realized_vol_bps(m.ts, m.mid, window_ns)
+    k = _asof_rows(m.ts, t)  # one search for the three features
     return {
-        "volatility": _asof(m.ts, vol, t),
-        "spread": _asof(m.ts, np.round(m.spread / inputs.tick_size, 9), t),
-        "depth": _asof(m.ts, m.bid_depth + m.ask_depth, t),
+        "volatility": take_or_nan_nb(vol, k),
+        "spread": take_or_nan_nb(np.round(m.spread / inputs.tick_size, 9), k),
+        "depth": take_or_nan_nb(m.bid_depth + m.ask_depth, k),
     }
 
 
@@ -184,8 +186,8 @@ def label_periods(inputs: RunInputs, vol_window_ns: int = DEFAULT_VOL_WINDOW_NS)
     """
     if vol_window_ns <= 0:
         raise ConfigError(f"vol_window_ns must be > 0 ns, got {vol_window_ns}")
-    ts = np.asarray(inputs.equity["ts_recv"], dtype=np.int64)
-    pnl = np.diff(np.asarray(inputs.equity["equity"], dtype=np.float64))
+    ts = column(inputs.equity, "ts_recv")
+    pnl = np.diff(column(inputs.equity, "equity"))
     ppy = periods_per_year(grid_step_ns(ts), inputs.calendar, inputs.session_s)
     capital_ok = np.isfinite(inputs.capital) and inputs.capital > 0
     returns = pnl / inputs.capital if capital_ok else np.full(pnl.shape, np.nan)
@@ -199,9 +201,9 @@ def label_periods(inputs: RunInputs, vol_window_ns: int = DEFAULT_VOL_WINDOW_NS)
     return RegimeLabels(t0, pnl, returns, features, labels, edges, ppy)
 
 
-def _stats(lab: RegimeLabels, mask: NDArray[np.bool_]) -> dict[str, float | int]:
-    """Periods, PnL, mean return, Sharpe and hit rate of the periods in ``mask``."""
-    r, pnl = lab.returns[mask], lab.pnl[mask]
+def _stats(lab: RegimeLabels, rows: NDArray[np.int64]) -> dict[str, float | int]:
+    """Periods, PnL, mean return, Sharpe and hit rate of the periods ``rows`` (ascending)."""
+    r, pnl = lab.returns[rows], lab.pnl[rows]
     moved = np.count_nonzero(pnl != 0.0)
     return {
         "periods": int(r.size),
@@ -212,22 +214,29 @@ def _stats(lab: RegimeLabels, mask: NDArray[np.bool_]) -> dict[str, float | int]
     }
 
 
-def _rows(lab: RegimeLabels) -> list[dict[str, float | int | str]]:
+def _groups(codes: NDArray[np.int64], n_codes: int) -> list[NDArray[np.int64]]:
+    """Rows (ascending) of each code ``0 .. n_codes - 1`` (one counting sort, no masks)."""
+    rows, bounds = group_rows_nb(np.ascontiguousarray(codes, dtype=np.int64), n_codes)
+    return [rows[bounds[c] : bounds[c + 1]] for c in range(n_codes)]
+
+
+def regime_rows(lab: RegimeLabels) -> list[dict[str, float | int | str]]:
     """One row per (dimension, regime) with at least one period, terciles then hours."""
     rows: list[dict[str, float | int | str]] = []
     for dim in _DIMENSIONS:
         q33, q67 = lab.edges[dim]
         bounds = ((float("-inf"), q33), (q33, q67), (q67, float("inf")))
-        for code, name in enumerate(TERCILES):
-            mask = lab.labels[dim] == code
-            if mask.any():
+        for code, idx in enumerate(_groups(lab.labels[dim], len(TERCILES))):
+            if idx.size:
                 lower, upper = bounds[code]
-                info = {"dimension": dim, "regime": name, "unit": _UNITS[dim]}
-                rows.append({**info, "lower": lower, "upper": upper, **_stats(lab, mask)})
-    for hour in np.unique(lab.labels["hour"]).tolist():
-        mask = lab.labels["hour"] == hour
-        info = {"dimension": "hour", "regime": f"utc{hour:02d}", "unit": "h"}
-        rows.append({**info, "lower": float(hour), "upper": float(hour + 1), **_stats(lab, mask)})
+                info = {"dimension": dim, "regime": TERCILES[code], "unit": _UNITS[dim]}
+                rows.append({**info, "lower": lower, "upper": upper, **_stats(lab, idx)})
+    for hour, idx in enumerate(_groups(lab.labels["hour"], 24)):
+        if idx.size:
+            info = {"dimension": "hour", "regime": f"utc{hour:02d}", "unit": "h"}
+            rows.append(
+                {**info, "lower": float(hour), "upper": float(hour + 1), **_stats(lab, idx)}
+            )
     return rows
 
 
@@ -242,7 +251,7 @@ def regime_table(
     """
     if inputs.equity.size < 2:
         return []
-    return _rows(label_periods(inputs, vol_window_ns))
+    return regime_rows(label_periods(inputs, vol_window_ns))
 
 
 def regime_metrics(
@@ -255,16 +264,24 @@ def regime_metrics(
     ``regime_<dimension>_q33_<unit>`` / ``_q67_<unit>``, unlabelled period counts
     ``regime_<dimension>_unlabelled`` and ``regime_vol_window_s``.
     """
-    out: dict[str, float | int] = {"regime_vol_window_s": vol_window_ns / NS_PER_SECOND}
     if inputs.equity.size < 2:
-        return out
-    lab = label_periods(inputs, vol_window_ns)
+        return {"regime_vol_window_s": vol_window_ns / NS_PER_SECOND}
+    return regime_metrics_from_labels(label_periods(inputs, vol_window_ns), vol_window_ns)
+
+
+def regime_metrics_from_labels(
+    lab: RegimeLabels,
+    vol_window_ns: int,
+    rows: list[dict[str, float | int | str]] | None = None,
+) -> dict[str, float | int]:
+    """:func:`regime_metrics` of labelled periods (and their ``regime_rows``, if at hand)."""
+    out: dict[str, float | int] = {"regime_vol_window_s": vol_window_ns / NS_PER_SECOND}
     for dim in _DIMENSIONS:
         q33, q67 = lab.edges[dim]
         out[f"regime_{dim}_q33_{_UNITS[dim]}"] = q33
         out[f"regime_{dim}_q67_{_UNITS[dim]}"] = q67
         out[f"regime_{dim}_unlabelled"] = int(np.count_nonzero(lab.labels[dim] < 0))
-    for row in _rows(lab):
+    for row in regime_rows(lab) if rows is None else rows:
         prefix = f"regime_{row['dimension']}_{row['regime']}"
         for stat in ("periods", "pnl", "mean_return", "sharpe", "hit_rate"):
             value = row[stat]

@@ -39,7 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from l2trader.analysis.drawdowns import drawdown_metrics, max_drawdown
 from l2trader.analysis.inputs import RunInputs
-from l2trader.analysis.returns import clean_returns, grid_returns
+from l2trader.analysis.returns import clean_returns, column, grid_returns
 from l2trader.errors import ConfigError
 
 __all__ = [
@@ -71,6 +71,35 @@ def _tail(level: float, method: str) -> float:
     return 1.0 - level
 
 
+def _central(r: NDArray[np.float64]) -> tuple[int, float, float, float, float]:
+    """``n``, ``sum(d^2)``, and the biased central moments ``m2, m3, m4`` (``d = r - mean``).
+
+    ``d * d`` is formed once and reused for ``d^3`` and ``d^4`` (10M returns: one pass each
+    instead of numpy's generic ``power``).
+    """
+    n = r.size
+    if n == 0:
+        return 0, 0.0, 0.0, 0.0, 0.0
+    d = r - np.mean(r)
+    d2 = d * d
+    ss = float(np.sum(d2))
+    return n, ss, ss / n, float(np.mean(d2 * d)), float(np.mean(d2 * d2))
+
+
+def _skew_from(n: int, m2: float, m3: float, bias: bool) -> float:
+    if n < (2 if bias else 3) or m2 == 0.0:
+        return _NAN
+    g1 = m3 / math.pow(m2, 1.5)
+    return g1 if bias else g1 * math.sqrt(n * (n - 1)) / (n - 2)
+
+
+def _kurt_from(n: int, m2: float, m4: float, bias: bool) -> float:
+    if n < (2 if bias else 4) or m2 == 0.0:
+        return _NAN
+    g2 = m4 / m2**2 - 3.0
+    return g2 if bias else ((n + 1) * g2 + 6.0) * (n - 1) / ((n - 2) * (n - 3))
+
+
 def skewness(returns: ArrayLike, *, bias: bool = True) -> float:
     """Sample skewness ``m3 / m2^1.5``; ``bias=False`` gives pandas' adjusted estimator.
 
@@ -79,14 +108,8 @@ def skewness(returns: ArrayLike, *, bias: bool = True) -> float:
     >>> round(skewness([1.0, 2.0, 10.0]), 12)
     0.674555484546
     """
-    r = clean_returns(returns)
-    n = r.size
-    d = r - np.mean(r) if n else r
-    m2 = float(np.mean(d**2)) if n else 0.0
-    if n < (2 if bias else 3) or m2 == 0.0:
-        return _NAN
-    g1 = float(np.mean(d**3)) / math.pow(m2, 1.5)
-    return g1 if bias else g1 * math.sqrt(n * (n - 1)) / (n - 2)
+    n, _, m2, m3, _ = _central(clean_returns(returns))
+    return _skew_from(n, m2, m3, bias)
 
 
 def excess_kurtosis(returns: ArrayLike, *, bias: bool = True) -> float:
@@ -97,20 +120,15 @@ def excess_kurtosis(returns: ArrayLike, *, bias: bool = True) -> float:
     >>> excess_kurtosis([1.0, -1.0, 1.0, -1.0])
     -2.0
     """
-    r = clean_returns(returns)
-    n = r.size
-    d = r - np.mean(r) if n else r
-    m2 = float(np.mean(d**2)) if n else 0.0
-    if n < (2 if bias else 4) or m2 == 0.0:
-        return _NAN
-    g2 = float(np.mean(d**4)) / m2**2 - 3.0
-    return g2 if bias else ((n + 1) * g2 + 6.0) * (n - 1) / ((n - 2) * (n - 3))
+    n, _, m2, _, m4 = _central(clean_returns(returns))
+    return _kurt_from(n, m2, m4, bias)
 
 
 def _moments(r: NDArray[np.float64]) -> tuple[float, float, float, float]:
     """``mu``, ``sd`` (ddof 1), biased skewness and excess kurtosis (0 when undefined)."""
-    s, k = skewness(r), excess_kurtosis(r)
-    sd = float(np.std(r, ddof=1))
+    n, ss, m2, m3, m4 = _central(r)
+    s, k = _skew_from(n, m2, m3, True), _kurt_from(n, m2, m4, True)
+    sd = math.sqrt(ss / (n - 1)) if n > 1 else _NAN  # = np.std(r, ddof=1), same operations
     return float(np.mean(r)), sd, s if math.isfinite(s) else 0.0, k if math.isfinite(k) else 0.0
 
 
@@ -150,7 +168,12 @@ def value_at_risk(returns: ArrayLike, level: float = 0.95, method: Method = "his
         return _NAN
     if method == "historical":
         return float(np.percentile(r, 100.0 * a))
-    mu, sd, s, k = _moments(r)
+    return _parametric_var(_moments(r), a, method)
+
+
+def _parametric_var(moments: tuple[float, float, float, float], a: float, method: str) -> float:
+    """Normal or Cornish-Fisher VaR from ``(mu, sd, skew, kurtosis)`` at tail ``a``."""
+    mu, sd, s, k = moments
     z = NormalDist().inv_cdf(a)
     if method == "normal":
         return mu + sd * z
@@ -185,13 +208,40 @@ def conditional_value_at_risk(
             return float(np.mean(r[r <= np.percentile(r, 100.0 * a)]))
         k = int((r.size - 1) * a)
         return float(np.mean(np.partition(r, k)[: k + 1]))
-    mu, sd, s, kurt = _moments(r)
+    return _parametric_cvar(_moments(r), a, method)
+
+
+def _parametric_cvar(moments: tuple[float, float, float, float], a: float, method: str) -> float:
+    """Normal or Cornish-Fisher CVaR from ``(mu, sd, skew, kurtosis)`` at tail ``a``."""
+    mu, sd, s, kurt = moments
     z = NormalDist().inv_cdf(a)
     density = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     if method == "normal":
         return mu - sd * density / a
     bracket = -1 - z * s / 6 + (1 - z**2) * kurt / 24 - (1 - 2 * z**2) * s**2 / 36
     return mu + sd * density / a * bracket
+
+
+def percentile_sorted(s: NDArray[np.float64], pct: float) -> float:
+    """``np.percentile(s, pct)`` (linear) of an ascending NaN-free ``s``, without a partition.
+
+    The same float operations as numpy's ``_quantile``/``_lerp``, so the same value.
+
+    Examples
+    --------
+    >>> percentile_sorted(np.array([1.0, 2.0, 4.0]), 75.0)
+    3.0
+    """
+    n = s.size
+    q = pct / 100.0
+    virtual = (n - 1) * q
+    if virtual >= n - 1:
+        return float(s[-1])
+    prev = 0.0 if virtual < 0 else math.floor(virtual)
+    a, b = float(s[int(prev)]), float(s[int(prev) + 1])
+    t = virtual - prev
+    diff = b - a
+    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
 
 
 def tail_ratio(returns: ArrayLike) -> float:
@@ -225,10 +275,10 @@ def exposure_metrics(equity: NDArray[np.void], capital: float) -> dict[str, floa
     keys = ("exposure_time_frac", "position_mean", "position_abs_mean", "position_std",
             "position_long_max", "position_short_max", "position_abs_max",
             "notional_abs_mean", "notional_abs_max", "leverage_max")  # fmt: skip
-    pos = np.asarray(equity["position"], dtype=np.float64)
+    pos = column(equity, "position")
     if pos.size == 0:
         return dict.fromkeys(keys, _NAN)
-    notional = np.abs(np.where(pos == 0.0, 0.0, pos * np.asarray(equity["mid"], np.float64)))
+    notional = np.abs(np.where(pos == 0.0, 0.0, pos * column(equity, "mid")))
     values = (
         float(np.mean(pos != 0.0)),
         float(np.mean(pos)),
@@ -245,16 +295,34 @@ def exposure_metrics(equity: NDArray[np.void], capital: float) -> dict[str, floa
 
 
 def _tail_metrics(r: NDArray[np.float64]) -> dict[str, float | int]:
-    """VaR and CVaR for every level and method, plus quantstats' historical CVaR."""
+    """VaR and CVaR for every level and method, quantstats' historical CVaR, tail ratio.
+
+    One sort and one moment pass serve every figure (10M returns: ~0.3 s instead of one
+    partition per percentile and one moment pass per parametric figure). The CVaR means sum
+    the same values in sorted order (may differ from a partition's order in the last bit).
+    """
     out: dict[str, float | int] = {}
+    if r.size < 2:
+        for level in RISK_LEVELS:
+            pct = round(level * 100)
+            for method in RISK_METHODS:
+                out[f"var_{pct}_{method}"] = out[f"cvar_{pct}_{method}"] = _NAN
+            out[f"cvar_{pct}_historical_quantstats"] = _NAN
+        out["tail_ratio"] = tail_ratio(r)
+        return out
+    s, moments = np.sort(r), _moments(r)
     for level in RISK_LEVELS:
-        pct = round(level * 100)
-        for method in RISK_METHODS:
-            out[f"var_{pct}_{method}"] = value_at_risk(r, level, method)
-            out[f"cvar_{pct}_{method}"] = conditional_value_at_risk(r, level, method)
-        out[f"cvar_{pct}_historical_quantstats"] = conditional_value_at_risk(
-            r, level, "historical", convention="quantstats"
-        )
+        pct, a = round(level * 100), _tail(level, "historical")
+        var = percentile_sorted(s, 100.0 * a)
+        out[f"var_{pct}_historical"] = var
+        out[f"cvar_{pct}_historical"] = float(np.mean(s[: int((r.size - 1) * a) + 1]))
+        for method in RISK_METHODS[1:]:
+            out[f"var_{pct}_{method}"] = _parametric_var(moments, a, method)
+            out[f"cvar_{pct}_{method}"] = _parametric_cvar(moments, a, method)
+        tail = s[: int(np.searchsorted(s, var, side="right"))]
+        out[f"cvar_{pct}_historical_quantstats"] = float(np.mean(tail))
+    low = abs(percentile_sorted(s, 5.0))
+    out["tail_ratio"] = abs(percentile_sorted(s, 95.0)) / low if low > 0.0 else _NAN
     return out
 
 
@@ -263,7 +331,8 @@ def _worst(ts: NDArray[np.int64], r: NDArray[np.float64]) -> dict[str, float | i
     if r.size == 0:
         return {"worst_return": _NAN, "worst_return_ts": -1, "best_return": _NAN,
                 "worst_day_return": _NAN, "best_day_return": _NAN, "n_days": 0}  # fmt: skip
-    _, day_index = np.unique(ts // _NS_PER_DAY, return_inverse=True)
+    day = ts // _NS_PER_DAY  # ts ascending: a new day starts where the day number changes
+    day_index = np.concatenate(([0], np.cumsum(day[1:] != day[:-1])))
     days = np.bincount(day_index, weights=r)
     k = int(np.argmin(r))
     return {
@@ -289,17 +358,21 @@ def risk_metrics(inputs: RunInputs) -> dict[str, float | int]:
     """
     ts, r = grid_returns(inputs.equity, inputs.capital)
     eq = inputs.equity
-    dd = drawdown_metrics(eq["ts_recv"], eq["equity"], inputs.capital)
+    dd = drawdown_metrics(column(eq, "ts_recv"), column(eq, "equity"), inputs.capital)
+    tail = _tail_metrics(r)
+    n, _, m2, m3, m4 = _central(r)
+    skew, kurt = _skew_from(n, m2, m3, True), _kurt_from(n, m2, m4, True)
+    finite = (s if math.isfinite(s) else 0.0 for s in (skew, kurt))
     return {
         **{k: dd[k] for k in ("max_drawdown", "max_drawdown_quote", "max_drawdown_duration_s")},
         "max_drawdown_compounded": max_drawdown(r, compounded=True),
-        **_tail_metrics(r),
-        "cornish_fisher_valid": int(cornish_fisher_valid(*_moments(r)[2:])) if r.size > 1 else 0,
-        "tail_ratio": tail_ratio(r),
-        "skew": skewness(r),
-        "kurtosis": excess_kurtosis(r),
-        "skew_unbiased": skewness(r, bias=False),
-        "kurtosis_unbiased": excess_kurtosis(r, bias=False),
+        **{k: v for k, v in tail.items() if k != "tail_ratio"},
+        "cornish_fisher_valid": int(cornish_fisher_valid(*finite)) if r.size > 1 else 0,
+        "tail_ratio": tail["tail_ratio"],
+        "skew": skew,
+        "kurtosis": kurt,
+        "skew_unbiased": _skew_from(n, m2, m3, False),
+        "kurtosis_unbiased": _kurt_from(n, m2, m4, False),
         **_worst(ts, r),
         **exposure_metrics(eq, inputs.capital),
     }

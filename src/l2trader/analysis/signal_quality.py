@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from l2trader.analysis.inputs import RunInputs
+from l2trader.analysis.kernels import average_ranks_nb, forward_bps_nb, searchsorted_right_nb
 from l2trader.errors import ConfigError
 from l2trader.units import NS_PER_MILLISECOND, NS_PER_SECOND
 
@@ -117,17 +118,12 @@ def rank_average(x: NDArray[np.float64]) -> NDArray[np.float64]:
     >>> rank_average(np.array([3.0, 1.0, 3.0, 2.0])).tolist()
     [3.5, 1.0, 3.5, 2.0]
     """
-    n = x.size
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    new_group = np.empty(n, dtype=np.bool_)
-    new_group[:1] = True
-    new_group[1:] = xs[1:] != xs[:-1]
-    starts = np.flatnonzero(new_group)
-    ends = np.append(starts[1:], n)
-    ranks = np.empty(n, dtype=np.float64)
-    ranks[order] = ((starts + ends + 1) / 2.0)[np.cumsum(new_group) - 1]
-    return ranks
+    return _ranks_in_order(x, np.argsort(x))  # ties share their average: any sort will do
+
+
+def _ranks_in_order(x: NDArray[np.float64], order: NDArray[np.intp]) -> NDArray[np.float64]:
+    """Average ranks of ``x`` given ``order``, a permutation sorting ``x`` ascending."""
+    return average_ranks_nb(np.ascontiguousarray(x), np.ascontiguousarray(order, np.int64))
 
 
 def pearson_ic(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
@@ -139,10 +135,15 @@ def pearson_ic(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
     0.9933992677987828
     """
     ok = np.isfinite(x) & np.isfinite(y)
-    if np.count_nonzero(ok) < MIN_OBS or np.ptp(x[ok]) == 0.0 or np.ptp(y[ok]) == 0.0:
+    return _pearson_pairs(x[ok], y[ok])
+
+
+def _pearson_pairs(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    """:func:`pearson_ic` of finite pairs (the masking already done)."""
+    if x.size < MIN_OBS or np.ptp(x) == 0.0 or np.ptp(y) == 0.0:
         return float("nan")  # a constant series (exactly; its mean may round off it)
-    dx = x[ok] - x[ok].mean()
-    dy = y[ok] - y[ok].mean()
+    dx = x - x.mean()
+    dy = y - y.mean()
     denom = np.sqrt(np.dot(dx, dx) * np.dot(dy, dy))
     if denom == 0.0:
         return float("nan")
@@ -161,6 +162,26 @@ def spearman_ic(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
     if np.count_nonzero(ok) < MIN_OBS:
         return float("nan")
     return pearson_ic(rank_average(x[ok]), rank_average(y[ok]))
+
+
+def _horizon_ics(
+    score: NDArray[np.float64], order: NDArray[np.intp], fwd: NDArray[np.float64]
+) -> tuple[int, float, float, float]:
+    """Pairs, Spearman IC, Pearson IC and hit rate of ``score`` vs ``fwd`` (one mask).
+
+    ``order = argsort(score)``: the rows of it kept by the mask still sort ``score[ok]``, so
+    its ranks need no new sort. Equal to :func:`spearman_ic`, :func:`pearson_ic` and
+    :func:`hit_rate`.
+    """
+    ok = np.isfinite(score) & np.isfinite(fwd)
+    n = int(np.count_nonzero(ok))
+    x, y = score[ok], fwd[ok]
+    spearman = float("nan")
+    if n >= MIN_OBS:
+        kept = order[ok[order]]  # rows kept by ok, in ascending score
+        rx = _ranks_in_order(x, (np.cumsum(ok) - 1)[kept])
+        spearman = _pearson_pairs(rx, rank_average(y))
+    return n, spearman, _pearson_pairs(x, y), hit_rate(x, y)
 
 
 def hit_rate(score: NDArray[np.float64], fwd: NDArray[np.float64]) -> float:
@@ -237,13 +258,18 @@ def forward_returns_bps(
     out = np.full(t.shape, np.nan)
     if ts.size == 0:
         return out
-    start = np.searchsorted(ts, t, side="right") - 1
-    end = np.searchsorted(ts, t + horizon_ns, side="right") - 1
-    ok = (start >= 0) & (t + horizon_ns <= ts[-1])
-    ok[ok] = mid[start[ok]] > 0.0  # NaN (empty side) or non-positive mids give NaN
-    m0 = mid[start[ok]]
-    out[ok] = 1e4 * (mid[end[ok]] - m0) / m0
-    return out
+    ts, mid, t = _contiguous(ts, mid, t)
+    return forward_bps_nb(ts, mid, t, searchsorted_right_nb(ts, t) - 1, horizon_ns)
+
+
+def _contiguous(
+    ts: NDArray[np.int64], mid: NDArray[np.float64], t: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    return (
+        np.ascontiguousarray(ts, dtype=np.int64),
+        np.ascontiguousarray(mid, dtype=np.float64),
+        np.ascontiguousarray(t, dtype=np.int64),
+    )
 
 
 def signal_decay(inputs: RunInputs, horizons_ns: tuple[int, ...] = DEFAULT_HORIZONS_NS) -> Decay:
@@ -260,14 +286,12 @@ def signal_decay(inputs: RunInputs, horizons_ns: tuple[int, ...] = DEFAULT_HORIZ
     k = len(horizons_ns)
     ic_s, ic_p, hits = np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
     n_obs = np.zeros(k, dtype=np.int64)
+    order = np.argsort(score)  # NaN last; reused to rank the score at every horizon
+    ts, mid, t = _contiguous(ts, mid, t)
+    start = searchsorted_right_nb(ts, t) - 1 if ts.size else np.zeros(0, np.int64)
     for i, h in enumerate(horizons_ns):
-        fwd = forward_returns_bps(ts, mid, t, h)
-        n_obs[i] = np.count_nonzero(np.isfinite(score) & np.isfinite(fwd))
-        ic_s[i], ic_p[i], hits[i] = (
-            spearman_ic(score, fwd),
-            pearson_ic(score, fwd),
-            hit_rate(score, fwd),
-        )
+        fwd = forward_bps_nb(ts, mid, t, start, h) if ts.size else np.full(t.shape, np.nan)
+        n_obs[i], ic_s[i], ic_p[i], hits[i] = _horizon_ics(score, order, fwd)
     h_arr = np.asarray(horizons_ns, dtype=np.int64)
     half_life, ic0 = decay_half_life(h_arr / NS_PER_SECOND, ic_s)
     return Decay(h_arr, ic_s, ic_p, hits, n_obs, half_life, ic0)
@@ -306,7 +330,10 @@ def _activity(inputs: RunInputs) -> dict[str, float | int]:
 
 
 def signal_metrics(
-    inputs: RunInputs, horizons_ns: tuple[int, ...] = DEFAULT_HORIZONS_NS
+    inputs: RunInputs,
+    horizons_ns: tuple[int, ...] = DEFAULT_HORIZONS_NS,
+    *,
+    decay: Decay | None = None,
 ) -> dict[str, float | int]:
     """Flat signal-quality metrics (see the module docstring for every definition).
 
@@ -316,6 +343,8 @@ def signal_metrics(
     rows whose mid did not move); per decay horizon ``signal_ic_spearman_<h>``,
     ``signal_ic_pearson_<h>``, ``signal_hit_rate_<h>``, ``signal_n_obs_<h>``; and
     ``signal_decay_half_life_s``, ``signal_decay_ic0``.
+
+    ``decay``: ``signal_decay(inputs, horizons_ns)`` when the caller already has it.
 
     Raises
     ------
@@ -330,13 +359,17 @@ def signal_metrics(
     fwd = forward_returns_bps(ts, mid, inputs.signals["ts_recv"], inputs.signal_horizon_ns)
     both = np.isfinite(score) & np.isfinite(fwd)
     out["signal_horizon_s"] = inputs.signal_horizon_ns / NS_PER_SECOND
-    out["signal_ic_spearman"] = spearman_ic(score, fwd)
-    out["signal_ic_pearson"] = pearson_ic(score, fwd)
-    out["signal_hit_rate"] = hit_rate(score, fwd)
+    decay = signal_decay(inputs, horizons_ns) if decay is None else decay
+    if inputs.signal_horizon_ns in horizons_ns:  # the same figures: take them from the decay
+        i = horizons_ns.index(inputs.signal_horizon_ns)
+        ic_s, ic_p, hit = decay.ic_spearman[i], decay.ic_pearson[i], decay.hit_rate[i]
+    else:
+        ic_s, ic_p, hit = spearman_ic(score, fwd), pearson_ic(score, fwd), hit_rate(score, fwd)
+    out |= {"signal_ic_spearman": float(ic_s), "signal_ic_pearson": float(ic_p)}
+    out["signal_hit_rate"] = float(hit)
     out["signal_flat_move_fraction"] = (
         float(np.mean(fwd[both] == 0.0)) if both.any() else float("nan")
     )
-    decay = signal_decay(inputs, horizons_ns)
     for i, h in enumerate(horizons_ns):
         label = horizon_label(h)
         out[f"signal_ic_spearman_{label}"] = float(decay.ic_spearman[i])

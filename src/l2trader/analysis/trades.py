@@ -22,6 +22,8 @@ from numpy.typing import NDArray
 
 from l2trader._numba import njit_cached
 from l2trader.analysis.inputs import MarketSeries, RunInputs
+from l2trader.analysis.kernels import streaks_nb
+from l2trader.analysis.returns import column
 from l2trader.errors import InvalidValueError
 from l2trader.schema import FILL_DTYPE
 
@@ -218,7 +220,11 @@ def round_trips(
     >>> float(rt["pnl"][0]), int(rt["duration_ns"][0]), float(rt["return_bps"][0])
     (3.0, 4, 300.0)
     """
-    rt, _, _ = _match(fills, tick_size)
+    return _with_excursions(_match(fills, tick_size)[0], market)
+
+
+def _with_excursions(rt: NDArray[np.void], market: MarketSeries | None) -> NDArray[np.void]:
+    """Fill ``mae_bps``/``mfe_bps`` of round trips ``rt`` from ``market`` (in place)."""
     if market is not None and rt.shape[0]:
         out = np.zeros((rt.shape[0], 2))
         excursions_nb(
@@ -236,6 +242,10 @@ def open_lots(fills: NDArray[np.void], tick_size: float) -> NDArray[np.float64]:
     ``fees`` is the part of the opening fill's fee (quote) not yet charged to a round trip.
     """
     _, lot_i, lot_f = _match(fills, tick_size)
+    return _lots(lot_i, lot_f)
+
+
+def _lots(lot_i: NDArray[np.int64], lot_f: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.column_stack([lot_i[:, 1], lot_f[:, 0], lot_f[:, 1], lot_f[:, 0] * lot_f[:, 2]])
 
 
@@ -244,8 +254,10 @@ def mark_price(inputs: RunInputs) -> float:
 
     NaN when neither is known.
     """
-    for mids in (inputs.equity["mid"], inputs.market.mid if inputs.market else np.zeros(0)):
+    for mids in (column(inputs.equity, "mid"), inputs.market.mid if inputs.market else np.zeros(0)):
         finite = np.asarray(mids, dtype=np.float64)
+        if finite.size and math.isfinite(finite[-1]):  # the usual case: no scan of the grid
+            return float(finite[-1])
         finite = finite[np.isfinite(finite)]
         if finite.size:
             return float(finite[-1])
@@ -254,11 +266,7 @@ def mark_price(inputs: RunInputs) -> float:
 
 def _streaks(sign: NDArray[np.float64], target: float) -> int:
     """Longest run of consecutive entries equal to ``target`` (+1 wins, -1 losses)."""
-    best = run = 0
-    for s in sign:
-        run = run + 1 if s == target else 0
-        best = max(best, run)
-    return best
+    return int(streaks_nb(np.ascontiguousarray(sign, dtype=np.float64), target))
 
 
 def _ratio(num: float, den: float) -> float:
@@ -306,8 +314,9 @@ def trade_metrics(inputs: RunInputs) -> dict[str, float | int]:
     with wins and no losses); a zero-PnL trip is neither a win nor a loss and breaks both
     streaks. ``open_*`` describe the lots left open, marked at :func:`mark_price`.
     """
-    rt = round_trips(inputs.fills, inputs.tick_size, inputs.market)
-    lots = open_lots(inputs.fills, inputs.tick_size)
+    matched, lot_i, lot_f = _match(inputs.fills, inputs.tick_size)  # FIFO once for both
+    rt = _with_excursions(matched, inputs.market)
+    lots = _lots(lot_i, lot_f)
     out = _pnl_stats(rt["pnl"])
     hold_s = rt["duration_ns"] / 1e9
     for fn in ("mean", "median", "p90", "max"):
