@@ -14,6 +14,7 @@ from l2trader.cli import (
     features_cmd,
     fit_cmd,
     ingest_cmd,
+    paper_cmd,
     replay_cmd,
     runs_cmd,
     synth_cmd,
@@ -42,6 +43,7 @@ app.command("backtest")(backtest_cmd.backtest)
 app.add_typer(runs_cmd.app, name="runs")
 app.command("analyze")(analyze_cmd.analyze)
 app.command("compare")(analyze_cmd.compare)
+app.add_typer(paper_cmd.app, name="paper")
 
 
 def main() -> None:
