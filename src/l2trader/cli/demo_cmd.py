@@ -16,6 +16,7 @@ from l2trader.cli.fit_cmd import fit_frame, print_fit, write_report
 from l2trader.cli.ingest_cmd import print_ingest_summary, run_ingest
 from l2trader.cli.progress import console
 from l2trader.cli.replay_cmd import print_replay_summary, replay_to_parquet
+from l2trader.cli.stress_cmd import StressRunConfig, print_scores, run_stress
 from l2trader.cli.synth_cmd import write_synthetic_day
 from l2trader.data.catalog import Catalog
 from l2trader.data.instruments import lookup
@@ -47,10 +48,10 @@ def demo(
     levels: Annotated[int, typer.Option(help="levels per side in the book frame")] = 10,
 ) -> None:
     """Synthesize a day, ingest, replay the exact book, compute features, fit a signal."""
-    console.rule("[bold]1/7 synthesize a market day")
+    console.rule("[bold]1/8 synthesize a market day")
     cfg = SynthConfig(seed=seed)
     book_csv, trades_csv, _ = write_synthetic_day(cfg, out / "raw")
-    console.rule("[bold]2/7 ingest into the Parquet catalog")
+    console.rule("[bold]2/8 ingest into the Parquet catalog")
     cat = Catalog(out / "catalog")
     instrument = lookup("synthetic", "SYN")
     for path in (book_csv, trades_csv):
@@ -60,11 +61,11 @@ def demo(
         print_ingest_summary(
             run_ingest(cat, source_paths=[path], instrument=instrument, source=source)
         )
-    console.rule("[bold]3/7 replay the exact book")
+    console.rule("[bold]3/8 replay the exact book")
     frame_path = out / f"book_top{levels}.parquet"
     summary = replay_to_parquet(cat, instrument, frame_path, levels=levels)
     print_replay_summary(summary, instrument)
-    console.rule("[bold]4/7 features on a 1 s clock, labels at 1 s / 10 s / 60 s")
+    console.rule("[bold]4/8 features on a 1 s clock, labels at 1 s / 10 s / 60 s")
     horizons = [1_000_000_000, 10_000_000_000, 60_000_000_000]
     run = compute_features(
         cat, instrument, default_config(levels, [1_000_000_000, 10_000_000_000]),
@@ -72,7 +73,7 @@ def demo(
     )  # fmt: skip
     features_path = run.frame.write_parquet(out / "features.parquet")
     print_feature_summary(run, features_path)
-    console.rule("[bold]5/7 fit a ridge signal walk-forward (purged), out-of-sample report")
+    console.rule("[bold]5/8 fit a ridge signal walk-forward (purged), out-of-sample report")
     result = fit_frame(run.frame, "ridge", "label_fwd_ret_bps_1s", folds=5)
     print_fit(result)
     art = ModelArtifact(
@@ -87,9 +88,12 @@ def demo(
     n_used = len(result.model.features_used)
     console.print(f"[bold]out-of-sample IC at 1 s: {oos_ic:.4f}[/] (ridge on {n_used} features)")
     signals_path = save_signals(out / "signals.parquet", result.signal.to_array())
-    console.rule("[bold]6/7 backtest and analyse both reference strategies on the same day")
+    console.rule("[bold]6/8 backtest and analyse both reference strategies on the same day")
     backtest_demo(out, cat.root, instrument.key, signals_path)
-    console.rule("[bold]7/7 pictures")
+    console.rule("[bold]7/8 stress: the quick suite, reference vs a deliberately broken maker")
+    _, scores, _ = run_stress(StressRunConfig(duration_s=30.0, executor="serial"))
+    print_scores(scores)
+    console.rule("[bold]8/8 pictures")
     from l2trader.cli.plots import plot_book_frame
 
     png = plot_book_frame(frame_path, out / "book.png", instrument.key)

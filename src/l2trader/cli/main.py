@@ -17,6 +17,7 @@ from l2trader.cli import (
     paper_cmd,
     replay_cmd,
     runs_cmd,
+    stress_cmd,
     synth_cmd,
 )
 from l2trader.errors import L2TraderError
@@ -44,6 +45,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.command("analyze")(analyze_cmd.analyze)
 app.command("compare")(analyze_cmd.compare)
 app.add_typer(paper_cmd.app, name="paper")
+app.command("stress")(stress_cmd.stress)
 
 
 def main() -> None:
