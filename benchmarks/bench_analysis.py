@@ -386,14 +386,20 @@ def _warm(step_ns: int) -> None:
     render_html(report, render_figures(report.plot_data), titles=FIGURE_TITLES)
 
 
-def run_total(d: str, step_ns: int, profile: int) -> dict[str, Any]:
-    """Child: load, warm, then time analyze -> figures -> JSON + HTML written to a temp dir."""
+def run_total(d: str, step_ns: int, profile: int, workers: int = 2) -> dict[str, Any]:
+    """Child: load, warm, then time analyze -> figures -> JSON + HTML written to a temp dir.
+
+    ``workers``: threads ``analyze`` runs its steps on (1 = in this thread; cProfile only
+    sees the calling thread, so ``--profile`` implies 1).
+    """
+    from l2trader.analysis import analyze as analyze_module
     from l2trader.analysis.analyze import analyze
     from l2trader.analysis.html import render_html
     from l2trader.analysis.plots import FIGURE_TITLES, render_figures
 
     inputs = load_inputs(d, step_ns)
     _warm(step_ns)
+    analyze_module._WORKERS = 1 if profile else workers
     rss_loaded = rss_mb()
     prof = cProfile.Profile() if profile else None
     c0 = time.process_time()
@@ -421,6 +427,7 @@ def run_total(d: str, step_ns: int, profile: int) -> dict[str, Any]:
         "rss_inputs_mib": rss_loaded,
         "html_kib": len(html) / 1024,
         "n_figures": len(figures),
+        "workers": analyze_module._WORKERS,
     }
     if prof:
         prof.disable()
@@ -518,13 +525,14 @@ def main() -> None:
     ap.add_argument("--no-sections", action="store_true", help="skip the per-section timing")
     ap.add_argument("--profile", type=int, default=0, help="print the top N cProfile rows")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--workers", type=int, default=2, help="analyze's threads (1 = serial)")
     args = ap.parse_args()
     step_ns = args.step_ms * 1_000_000
     d = str(cache_dir(args))
     log(f"inputs in {d}")
     sizes = in_child(generate_cached, args.equity, args.fills, step_ns, args.seed, d)
     log("sizes: " + ", ".join(f"{k}={v:,}" for k, v in sizes.items()))
-    total = in_child(run_total, d, step_ns, args.profile)
+    total = in_child(run_total, d, step_ns, args.profile, args.workers)
     sections = {} if args.no_sections else in_child(run_sections, d, step_ns)
     console.print(_table(sizes, total, sections))
     if args.profile:

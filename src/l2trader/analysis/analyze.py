@@ -10,13 +10,16 @@ self-contained ``report.html``.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from l2trader.analysis import (
     benchmark,
@@ -58,6 +61,9 @@ SECTIONS: Final = (
 _VAR_LEVELS: Final = (0.95, 0.99)
 _VAR_METHODS: Final = ("historical", "normal", "cornish_fisher")
 _TOP_DRAWDOWNS: Final = 5
+_WORKERS = 2
+"""Threads ``analyze`` runs its steps on (issue 5's target machine has 2 cores)."""
+_T = TypeVar("_T")
 
 
 def flat_metrics(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -87,55 +93,100 @@ class _Shared:
 
     markouts: microstructure.Markouts
     decay: signal_quality.Decay
-    regime_labels: regimes.RegimeLabels | None
     regime_rows: list[dict[str, float | int | str]]
 
 
-def _shared(inputs: RunInputs, feed_ns: int) -> _Shared:
-    labels = regimes.label_periods(inputs) if inputs.equity.size >= 2 else None
-    return _Shared(
-        markouts=microstructure.markout_table(inputs, feed_ns=feed_ns),
-        decay=signal_quality.signal_decay(inputs),
-        regime_labels=labels,
-        regime_rows=regimes.regime_rows(labels) if labels is not None else [],
-    )
+def _regimes(
+    inputs: RunInputs,
+) -> tuple[list[dict[str, float | int | str]], dict[str, float | int]]:
+    """Regime rows and metrics from one labelling (its ~0.7 GB of labels are freed after)."""
+    if inputs.equity.size < 2:
+        return [], regimes.regime_metrics(inputs)
+    labels = regimes.label_periods(inputs)
+    rows = regimes.regime_rows(labels)
+    return rows, regimes.regime_metrics_from_labels(labels, regimes.DEFAULT_VOL_WINDOW_NS, rows)
 
 
-def _regime_metrics(inputs: RunInputs, shared: _Shared) -> dict[str, float | int]:
-    if shared.regime_labels is None:
-        return regimes.regime_metrics(inputs)
-    return regimes.regime_metrics_from_labels(
-        shared.regime_labels, regimes.DEFAULT_VOL_WINDOW_NS, shared.regime_rows
-    )
+class _Inline(Executor):
+    """Runs each submitted call at once in the calling thread (``_WORKERS == 1``)."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # re-raised by ``result()``, as a pool's future does
+            future.set_exception(exc)
+        return future
 
 
-def _sections(
-    inputs: RunInputs, feed_ns: int, shared: _Shared
-) -> dict[str, dict[str, float | int]]:
-    """The flat metrics of every section, keyed by section name (see :data:`SECTIONS`)."""
+def _executor() -> Executor:
+    return ThreadPoolExecutor(max_workers=_WORKERS) if _WORKERS > 1 else _Inline()
+
+
+def _submit(pool: Executor, fn: Callable[..., _T], *args: Any, **kw: Any) -> Future[_T]:
+    """Run ``fn`` on the pool inside a copy of this context (it sees the same memo table)."""
+    return pool.submit(contextvars.copy_context().run, fn, *args, **kw)
+
+
+def _independent(pool: Executor, inputs: RunInputs, feed_ns: int) -> dict[str, Future[Any]]:
+    """Submit every step that needs no shared intermediate, the slowest first."""
     ts, equity = _ts_equity(inputs)
     return {
-        "performance": performance.performance_metrics(inputs),
-        "risk": risk.risk_metrics(inputs),
-        "drawdowns": drawdowns.drawdown_metrics(ts, equity, inputs.capital),
-        "benchmark": benchmark.benchmark_metrics(inputs),
-        "trades": trades.trade_metrics(inputs),
-        "microstructure": microstructure.microstructure_metrics(
-            inputs, feed_ns=feed_ns, markouts=shared.markouts
+        "execution": _submit(pool, execution.execution_metrics, inputs, feed_ns=feed_ns),
+        "benchmark": _submit(pool, benchmark.benchmark_metrics, inputs),
+        "performance": _submit(pool, performance.performance_metrics, inputs),
+        "risk": _submit(pool, risk.risk_metrics, inputs),
+        "trades": _submit(pool, trades.trade_metrics, inputs),
+        "drawdowns": _submit(pool, drawdowns.drawdown_metrics, ts, equity, inputs.capital),
+        "periods": _submit(
+            pool, drawdowns.drawdown_periods, ts, equity, inputs.capital, top=_TOP_DRAWDOWNS
         ),
-        "execution": execution.execution_metrics(inputs, feed_ns=feed_ns),
-        "signals": signal_quality.signal_metrics(inputs, decay=shared.decay),
-        "regimes": _regime_metrics(inputs, shared),
+        "underwater": _submit(pool, drawdowns.underwater, equity, inputs.capital),
     }
 
 
-def _tables(inputs: RunInputs, shared: _Shared) -> dict[str, list[dict[str, Any]]]:
-    ts, equity = _ts_equity(inputs)
-    periods = drawdowns.drawdown_periods(ts, equity, inputs.capital, top=_TOP_DRAWDOWNS)
+def _dependent(
+    pool: Executor, inputs: RunInputs, feed_ns: int, shared: _Shared
+) -> dict[str, Future[Any]]:
+    """Submit the sections that read the shared intermediates."""
     return {
-        "drawdown_periods": [dict(p) for p in periods],
+        "microstructure": _submit(
+            pool,
+            microstructure.microstructure_metrics,
+            inputs,
+            feed_ns=feed_ns,
+            markouts=shared.markouts,
+        ),
+        "signals": _submit(pool, signal_quality.signal_metrics, inputs, decay=shared.decay),
+    }
+
+
+def _run_steps(
+    inputs: RunInputs, feed_ns: int, pool: Executor
+) -> tuple[dict[str, dict[str, float | int]], dict[str, list[dict[str, Any]]], _Shared, Any]:
+    """Every section, the tables and the shared intermediates, on ``pool``'s threads.
+
+    The kernels release the GIL and numpy does for large arrays, so independent steps overlap
+    on 2 cores (``_WORKERS = 1``: one after another in this thread). Each step is the same
+    deterministic call as when run alone, so the values do not depend on the scheduling; the
+    first failing step in the serial order raises.
+    """
+    for name in ("equity", "position", "mid"):  # memoise the shared C7 columns up front
+        returns.column(inputs.equity, name)
+    regime = _submit(pool, _regimes, inputs)
+    decay = _submit(pool, signal_quality.signal_decay, inputs)
+    markouts = _submit(pool, microstructure.markout_table, inputs, feed_ns=feed_ns)
+    steps = _independent(pool, inputs, feed_ns)
+    regime_rows, regime_metrics = regime.result()
+    shared = _Shared(markouts.result(), decay.result(), regime_rows)
+    steps.update(_dependent(pool, inputs, feed_ns, shared))
+    metrics = {name: steps[name].result() for name in SECTIONS if name != "regimes"}
+    metrics["regimes"] = regime_metrics  # SECTIONS order: regimes is the last section
+    tables = {
+        "drawdown_periods": [dict(p) for p in steps["periods"].result()],
         "regimes": [dict(r) for r in shared.regime_rows],
     }
+    return metrics, tables, shared, steps["underwater"].result()
 
 
 def _markout_curves(mk: microstructure.Markouts) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
@@ -166,6 +217,7 @@ def _plot_data(
     metrics: Mapping[str, Any],
     shared: _Shared,
     feed_ns: int,
+    under: NDArray[np.float64],
 ) -> PlotData:
     """The arrays behind every figure (see :class:`~l2trader.analysis.report.PlotData`)."""
     ts, equity = _ts_equity(inputs)
@@ -177,7 +229,7 @@ def _plot_data(
         ts=ts,
         equity=equity,
         position=returns.column(inputs.equity, "position"),
-        underwater=drawdowns.underwater(equity, inputs.capital),
+        underwater=under,
         returns=r,
         var_lines=_var_lines(metrics["risk"]),
         markout_horizons_s=horizons_s,
@@ -214,10 +266,9 @@ def analyze(
     """
     with returns.memo():  # the grid's returns and step are computed once for all sections
         step_ns = returns.grid_step_ns(returns.column(inputs.equity, "ts_recv"))
-        shared = _shared(inputs, feed_ns)
-        metrics = _sections(inputs, feed_ns, shared)
-        tables = _tables(inputs, shared)
-        plot_data = _plot_data(inputs, tables, metrics, shared, feed_ns)
+        with _executor() as pool:
+            metrics, tables, shared, under = _run_steps(inputs, feed_ns, pool)
+        plot_data = _plot_data(inputs, tables, metrics, shared, feed_ns, under)
     results = evaluate_checks(flat_metrics(metrics), checks) if checks is not None else []
     return Report(
         run_id=inputs.run_id,

@@ -30,7 +30,14 @@ from numpy.typing import ArrayLike, NDArray
 from l2trader.analysis.drawdowns import max_drawdown
 from l2trader.analysis.inputs import RunInputs
 from l2trader.analysis.performance import annual_return, sharpe, total_return
-from l2trader.analysis.returns import column, grid_returns, grid_step_ns, periods_per_year
+from l2trader.analysis.returns import (
+    column,
+    grid_returns,
+    grid_step_ns,
+    has_no_nan,
+    memoised,
+    periods_per_year,
+)
 from l2trader.errors import InvalidValueError
 
 __all__ = [
@@ -59,7 +66,7 @@ def _paired(
             f"returns {r.shape} and benchmark {b.shape} must be 1-D of one length",
             source="returns",
         )
-    if math.isfinite(float(np.sum(r)) + float(np.sum(b))):  # no NaN: nothing to drop
+    if has_no_nan(r) and has_no_nan(b):  # nothing to drop
         return r, b
     ok = ~(np.isnan(r) | np.isnan(b))
     return r[ok], b[ok]
@@ -74,6 +81,12 @@ def beta(returns: ArrayLike, benchmark: ArrayLike) -> float:
     2.0
     """
     r, b = _paired(returns, benchmark)
+    if r.flags.writeable:  # not a memoised series: do not keep temporaries alive
+        return _beta(r, b)
+    return memoised("beta", r, lambda: _beta(r, b), b)  # alpha and beta share it
+
+
+def _beta(r: NDArray[np.float64], b: NDArray[np.float64]) -> float:
     if r.size < 2:
         return _NAN
     centred = b - np.mean(b)

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from l2trader.analysis.kernels import drawdown_min_nb
-from l2trader.analysis.returns import clean_returns
+from l2trader.analysis.returns import clean_returns, in_memo, memoised
 from l2trader.errors import ConfigError, InvalidValueError
 
 __all__ = [
@@ -55,11 +55,16 @@ def underwater(equity_values: ArrayLike, capital: float) -> NDArray[np.float64]:
     if not (np.isfinite(capital) and capital > 0):
         raise ConfigError(f"capital must be a positive quote amount, got {capital!r}")
     e = np.asarray(equity_values, dtype=np.float64)
+    return memoised("underwater", e, lambda: _underwater(e, capital), float(capital))
+
+
+def _underwater(e: NDArray[np.float64], capital: float) -> NDArray[np.float64]:
     if e.ndim != 1 or not np.all(np.isfinite(e)):
         raise InvalidValueError("equity values must be 1-D and finite", source="equity")
     if e.size == 0:
         return np.zeros(0)
     out: NDArray[np.float64] = (e - np.maximum.accumulate(e)) / capital
+    out.flags.writeable = not in_memo()  # shared by the sections inside ``returns.memo``
     return out
 
 
@@ -186,6 +191,14 @@ def drawdown_metrics(ts: ArrayLike, equity: ArrayLike, capital: float) -> dict[s
     (-0.03, 2.0, 1)
     """
     t = np.asarray(ts, dtype=np.int64)
+    e = np.asarray(equity, dtype=np.float64)
+    compute = lambda: _drawdown_metrics(t, e, capital)  # noqa: E731
+    return dict(memoised("drawdown_metrics", e, compute, t, float(capital)))
+
+
+def _drawdown_metrics(
+    t: NDArray[np.int64], equity: NDArray[np.float64], capital: float
+) -> dict[str, float | int]:
     dd = underwater(equity, capital)
     if dd.size == 0:
         nan = float("nan")

@@ -22,9 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from l2trader.analysis.inputs import RunInputs
-from l2trader.analysis.microstructure import series_at
+from l2trader.analysis.microstructure import new_orders, series_at
 from l2trader.analysis.trades import fill_prices, validate_fills
-from l2trader.schema import Liquidity, OrderAction
+from l2trader.schema import Liquidity
 
 __all__ = ["OrderExecutions", "execution_metrics", "order_executions"]
 
@@ -83,9 +83,7 @@ def _lookup(
 
 def _new_orders(inputs: RunInputs) -> NDArray[np.void]:
     """NEW order rows sorted by ``order_id``."""
-    new = inputs.orders[inputs.orders["action"] == OrderAction.NEW]
-    out: NDArray[np.void] = new[np.argsort(new["order_id"], kind="stable")]
-    return out
+    return new_orders(inputs)
 
 
 def _last_event_ts(

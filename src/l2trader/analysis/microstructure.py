@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from l2trader.analysis.inputs import MarketSeries, RunInputs
 from l2trader.analysis.kernels import searchsorted_right_nb
+from l2trader.analysis.returns import memoised
 from l2trader.analysis.trades import fill_prices, mark_price, validate_fills
 from l2trader.schema import Liquidity, OrderAction, OrderStatus
 from l2trader.units import NS_PER_MILLISECOND, NS_PER_SECOND
@@ -243,22 +244,55 @@ def pnl_attribution(mk: Markouts, mark: float) -> dict[str, float | int]:
     }
 
 
+def new_orders(inputs: RunInputs) -> NDArray[np.void]:
+    """NEW order rows sorted (stably) by ``order_id`` (memoised inside ``returns.memo``)."""
+
+    def compute() -> NDArray[np.void]:
+        o = inputs.orders
+        new = o[o["action"] == OrderAction.NEW]
+        out: NDArray[np.void] = new[np.argsort(new["order_id"], kind="stable")]
+        return out
+
+    return memoised("new_orders", inputs.orders, compute)
+
+
 def first_ts_by_id(
     ids: NDArray[np.int64], ts: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Distinct ``ids`` (ascending) and the earliest ``ts`` of each."""
-    order = np.lexsort((ts, ids))
-    uid, first = np.unique(ids[order], return_index=True)
-    return uid, ts[order][first]
+    """Distinct ``ids`` (ascending) and the earliest ``ts`` of each.
+
+    Examples
+    --------
+    >>> uid, first = first_ts_by_id(np.array([5, 3, 5]), np.array([9, 8, 2]))
+    >>> uid.tolist(), first.tolist()
+    ([3, 5], [8, 2])
+    """
+    ids, ts = np.asarray(ids), np.asarray(ts)
+    if ids.size == 0:
+        return ids[:0].copy(), ts[:0].copy()
+    order = np.argsort(ids, kind="stable")  # ids come nearly sorted: a fast merge sort
+    s = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    return s[starts], np.minimum.reduceat(ts[order], starts)
+
+
+def _in_sorted(sorted_ids: NDArray[np.int64], query: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Whether each ``query`` is in the ascending ``sorted_ids`` (``np.isin``)."""
+    if sorted_ids.size == 0:
+        return np.zeros(np.shape(query), bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, query), sorted_ids.size - 1)
+    out: NDArray[np.bool_] = sorted_ids[pos] == query
+    return out
 
 
 def _fill_and_queue(inputs: RunInputs) -> dict[str, float | int]:
     """Fill ratio of NEW orders and queue wait (s) of resting (ACCEPTED) orders."""
     f, o, ev = inputs.fills, inputs.orders, inputs.order_events
-    new = o[o["action"] == OrderAction.NEW]
-    ordered = float(new["qty"].sum())
-    in_new = np.isin(f["order_id"], new["order_id"])
-    filled_ids = np.unique(f["order_id"])
+    is_new = o["action"] == OrderAction.NEW
+    ordered = float(o["qty"][is_new].sum())  # row order: a sorted sum could differ in 1 ulp
+    new = new_orders(inputs)
+    fill_ids = np.ascontiguousarray(f["order_id"])
+    in_new = _in_sorted(new["order_id"], fill_ids)
     acc = ev[ev["status"] == OrderStatus.ACCEPTED]
     acc_id, acc_ts = first_ts_by_id(acc["order_id"], acc["ts_exch"])
     mk = f[f["liquidity"] == Liquidity.MAKER]
@@ -269,7 +303,7 @@ def _fill_and_queue(inputs: RunInputs) -> dict[str, float | int]:
     return {
         "orders_new": int(new.shape[0]),
         "fill_ratio": float(f["qty"][in_new].sum()) / ordered if ordered > 0 else math.nan,
-        "orders_filled_share": float(np.isin(new["order_id"], filled_ids).mean())
+        "orders_filled_share": float(_in_sorted(np.unique(fill_ids), new["order_id"]).mean())
         if new.size
         else math.nan,
         "resting_orders": int(acc_id.size),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -15,6 +16,7 @@ from l2trader.analysis.checks import ChecksConfig, CheckSpec
 from l2trader.analysis.inputs import MarketSeries, RunInputs
 from l2trader.analysis.plots import plots_unavailable, render_figures
 from l2trader.analysis.report import Report, encode_value
+from l2trader.errors import InvalidValueError
 from l2trader.schema import FILL_DTYPE, ORDER_DTYPE, ORDER_EVENT_DTYPE, SIGNAL_DTYPE, STATE_DTYPE
 
 T0 = 1_704_153_600_000_000_000
@@ -153,3 +155,32 @@ def test_flat_metrics_keeps_first_section_and_qualified_names() -> None:
     assert flat["x"] == 1
     assert flat["b.x"] == 2
     assert math.isnan(flat["a.y"])
+
+
+def test_threaded_and_serial_analyze_give_the_same_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Arrange
+    from l2trader.analysis import analyze as analyze_module
+
+    inputs = _inputs()
+    monkeypatch.setattr(analyze_module, "_WORKERS", 1)
+    serial = analyze(inputs).to_json()
+
+    # Act
+    monkeypatch.setattr(analyze_module, "_WORKERS", 2)
+    threaded = analyze(inputs).to_json()
+
+    # Assert
+    assert threaded == serial
+
+
+def test_a_failing_step_raises_its_own_error_from_the_threads() -> None:
+    # Arrange
+    inputs = _inputs()
+    bad = inputs.equity.copy()
+    bad["ts_recv"][5] = bad["ts_recv"][4]  # a repeated grid time
+
+    # Act / Assert
+    with pytest.raises(InvalidValueError, match="not increasing"):
+        analyze(dataclasses.replace(inputs, equity=bad))
