@@ -86,6 +86,8 @@ ES_OT_HI: Final = 28
 """Order-table rows at or above this index are inactive (loops stop there)."""
 ES_LATE_REPORTS: Final = 29
 """Reports delivered at the end of the run rather than on the grid (lost/very late acks)."""
+ES_LAST_ARRIVAL: Final = 30
+"""Venue arrival (recv clock) of the last action sent: actions arrive in sending order."""
 ES_SIZE: Final = 32
 
 # --- efl: float64 slots ------------------------------------------------------------------

@@ -32,6 +32,7 @@ from l2trader.engine.state import (
     EF_VOL_S,
     EF_VOL_T,
     ES_FLATTEN_ID,
+    ES_LAST_ARRIVAL,
     ES_N_ENTRY,
     ES_N_EQ,
     ES_N_FILL,
@@ -196,12 +197,19 @@ def send_nb(
     pend_at: NDArray[np.int64],
     now: int,
 ) -> None:
-    """Put an accepted action in flight: it reaches the venue after the entry latency."""
+    """Put an accepted action in flight: it reaches the venue after the entry latency.
+
+    Actions travel over one in-order channel (as over one connection): an action never
+    reaches the venue before one sent earlier, so a CANCEL cannot overtake its NEW (which the
+    venue would reject as unknown while the NEW then rests, unseen by the risk manager).
+    """
     k = est[ES_N_PEND]
     pend[k] = row
     d = p.entry_ns[est[ES_N_ENTRY] % p.entry_ns.shape[0]]
     est[ES_N_ENTRY] += 1
-    pend_at[k] = now + d + p.feed_ns
+    at = max(now + d + p.feed_ns, est[ES_LAST_ARRIVAL])
+    est[ES_LAST_ARRIVAL] = at
+    pend_at[k] = at
     est[ES_N_PEND] = k + 1
 
 

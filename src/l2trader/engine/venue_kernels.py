@@ -14,8 +14,11 @@ feed_ns`` (its "recv-domain" arrival). Rules (hand-worked tests: ``tests/unit/en
   fill it whole; at each consistent state the level size refreshes the queue estimate, and a
   book that moved through the order (best opposite at or through our price, changed since
   the last check) fills it whole at our price.
-- Every report (fill, order event) reaches the strategy after the response latency; the
-  strategy's clock of each stream never goes backwards (in-order delivery).
+- Every report (fill, order event) reaches the strategy after the response latency, over ONE
+  in-order channel: a report never overtakes an earlier one of either kind, so a fill and the
+  order event of the same match arrive together. (With one clamp per stream, an ack delayed
+  by a latency spike held back later order events but not the fills: for a while the
+  position showed a fill while the order still looked fully open, a double count.)
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ def report_oev_nb(
 ) -> None:
     """Append one C5 order event; its ``ts_recv`` is ``ts_exch + resp_ns``, never decreasing."""
     k = est[ES_N_OEV]
-    ts = max(ts_exch + resp_ns, est[ES_LAST_OEV_RECV])
+    ts = max(ts_exch + resp_ns, est[ES_LAST_OEV_RECV], est[ES_LAST_FILL_RECV])  # one channel
     est[ES_LAST_OEV_RECV] = ts
     row = rec.order_events[k]
     row["ts_exch"] = ts_exch
@@ -140,7 +143,7 @@ def report_fill_nb(
 ) -> None:
     """Append one C6 fill with its fee (quote currency, maker/taker bps of ``p``)."""
     k = est[ES_N_FILL]
-    ts = max(ts_exch + resp_ns, est[ES_LAST_FILL_RECV])
+    ts = max(ts_exch + resp_ns, est[ES_LAST_FILL_RECV], est[ES_LAST_OEV_RECV])  # one channel
     est[ES_LAST_FILL_RECV] = ts
     row = rec.fills[k]
     row["ts_exch"] = ts_exch
