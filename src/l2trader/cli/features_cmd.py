@@ -70,12 +70,7 @@ def compute_features(
     With ``microprice_warmup_ns`` the Stoikov micro-price is fitted on the first part of
     the stream and the ``microprice`` column is NaN until then (no look-ahead).
     """
-    parts = list(cat.partitions(instrument.venue, instrument.symbol))
-    total = sum(
-        p.rows
-        for p in parts
-        if (start is None or p.date >= start) and (end is None or p.date <= end)
-    )
+    total = sum(p.rows for p in cat.partitions(instrument.venue, instrument.symbol, start, end))
     replayer = Replayer(levels=config.levels)
     warm = (
         None

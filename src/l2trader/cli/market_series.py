@@ -175,8 +175,7 @@ def build_market_series(
     """
     if min(step_ns, depth_levels, heat_step_ns, max_heat_rows, max_points) < 1:
         raise ConfigError("build_market_series: steps, levels and caps must be >= 1")
-    lo, hi = start or "0000-00-00", end or "9999-99-99"
-    parts = [p for p in catalog.partitions(venue, symbol) if lo <= p.date <= hi and p.rows]
+    parts = [p for p in catalog.partitions(venue, symbol, start, end) if p.rows]
     if not parts:
         return _empty_series(step_ns, depth_levels)
     grid = _plan_grid(parts, step_ns, heat_step_ns, max_heat_rows, max_points)

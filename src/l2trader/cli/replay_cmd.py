@@ -65,11 +65,7 @@ def replay_to_parquet(
     end: str | None = None,
 ) -> ReplaySummary:
     """Stream partitions through a :class:`Replayer`, appending frames to ``out`` (atomic)."""
-    total = sum(
-        p.rows
-        for p in cat.partitions(instrument.venue, instrument.symbol)
-        if (start is None or p.date >= start) and (end is None or p.date <= end)
-    )
+    total = sum(p.rows for p in cat.partitions(instrument.venue, instrument.symbol, start, end))
     Replayer(levels=levels).feed(make_events([(1, 1.0, 1)]))  # load the JIT cache untimed
     replayer = Replayer(levels=levels)
     out.parent.mkdir(parents=True, exist_ok=True)

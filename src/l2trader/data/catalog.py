@@ -262,9 +262,17 @@ class Catalog:
     # ----------------------------------------------------------------------------- reading
 
     def partitions(
-        self, venue: str | None = None, symbol: str | None = None
+        self,
+        venue: str | None = None,
+        symbol: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
     ) -> list[PartitionInfo]:
-        """Partitions present on disk, sorted by venue, symbol and date (footer statistics)."""
+        """Partitions present on disk, sorted by venue, symbol and date (footer statistics).
+
+        ``start``/``end`` are inclusive ``YYYY-MM-DD`` UTC dates (None = open).
+        """
+        lo, hi = _check_date(start, "start"), _check_date(end, "end")
         pattern = (
             f"venue={glob.escape(venue) if venue is not None else '*'}/"
             f"symbol={glob.escape(symbol) if symbol is not None else '*'}/date=*"
@@ -287,6 +295,7 @@ class Catalog:
                     max_ts_recv=max(s[2] for s in stats if s[0]) if any(s[0] for s in stats) else 0,
                 )
             )
+        out = [p for p in out if (lo is None or p.date >= lo) and (hi is None or p.date <= hi)]
         return sorted(out, key=lambda p: (p.venue, p.symbol, p.date))
 
     def read(
@@ -299,11 +308,9 @@ class Catalog:
         never ingested raises :class:`PartitionNotFoundError` at the call, naming what
         exists; a date range with no partition (or an empty ingest) yields nothing.
         """
-        lo, hi = _check_date(start, "start"), _check_date(end, "end")
-        parts = self.partitions(venue, symbol)
-        if not parts and not self._ingests(venue, symbol):
+        chosen = self.partitions(venue, symbol, start, end)  # checks the dates first
+        if not chosen and not self.partitions(venue, symbol) and not self._ingests(venue, symbol):
             raise PartitionNotFoundError(self._missing(venue, symbol))
-        chosen = [p for p in parts if (lo is None or p.date >= lo) and (hi is None or p.date <= hi)]
         return whole_batches(chunk for p in chosen for chunk in iter_partition(p.path))
 
     def read_all(

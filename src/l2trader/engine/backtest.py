@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from l2trader import __version__
-from l2trader.data.catalog import Catalog, PartitionInfo
+from l2trader.data.catalog import Catalog
 from l2trader.engine.config import BacktestConfig
 from l2trader.engine.engine import Engine, EngineOutput
 from l2trader.engine.fees import FeeConfig
@@ -69,22 +69,11 @@ def data_fingerprint(catalog: Catalog, venue: str, symbol: str, start: str | Non
                      end: str | None) -> str:  # fmt: skip
     """Sha256 of the bytes of every catalog file a run reads (names and contents, sorted)."""
     digest = hashlib.sha256()
-    for part in _partitions(catalog, venue, symbol, start, end):
+    for part in catalog.partitions(venue, symbol, start, end):
         for file in sorted(part.path.glob("events-*.parquet")):
             digest.update(f"{part.date}/{file.name}\n".encode())
             digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
-
-
-def _partitions(
-    catalog: Catalog, venue: str, symbol: str, start: str | None, end: str | None
-) -> list[PartitionInfo]:
-    """The partitions of ``venue/symbol`` with dates in ``start..end`` (inclusive, None = open)."""
-    return [
-        p
-        for p in catalog.partitions(venue, symbol)
-        if (start is None or p.date >= start) and (end is None or p.date <= end)
-    ]
 
 
 def run_backtest(
@@ -111,7 +100,7 @@ def run_backtest(
         strategy=strategy if strategy is not None else spec.kind,
         taker=spec.taker, market_maker=spec.market_maker,
     )  # fmt: skip
-    total = sum(p.rows for p in _partitions(catalog, d.venue, d.symbol, d.start, d.end))
+    total = sum(p.rows for p in catalog.partitions(d.venue, d.symbol, d.start, d.end))
     root = Path(config.runs_root)
     root.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id()
