@@ -125,7 +125,6 @@ class Engine:
         self.trader = _trader(config, new_risk_state())
         self.trader.pf[:] = new_state(config.initial_cash)
         self.rec = S.new_records(2 * self._room() + 4096)
-        self._started = False
 
     @staticmethod
     def _params(
@@ -154,10 +153,11 @@ class Engine:
         if events.size == 0:
             return
         ts = events["ts_recv"]
-        last = int(self.trader.est[S.ES_LAST_TS]) if self._started else int(ts[0])
+        started = bool(self.trader.est[S.ES_STARTED])
+        last = int(self.trader.est[S.ES_LAST_TS]) if started else int(ts[0])
         if ts[0] < last or (ts.size > 1 and bool(np.any(ts[1:] < ts[:-1]))):
             raise InvalidValueError("events must be in ts_recv order (C1 invariant)")
-        if not self._started:
+        if not started:
             self._start(int(ts[0]))
         i = 0
         while i < events.size:
@@ -176,7 +176,7 @@ class Engine:
         est, cfg = self.trader.est, self.config
         est[S.ES_NEXT_GRID] = (ts0 // cfg.grid_ns + 1) * cfg.grid_ns
         est[S.ES_NEXT_DECIDE] = ts0
-        self._started = True
+        est[S.ES_STARTED] = 1  # in the arrays: a copied or restored engine resumes as is
 
     def _step(self, events: NDArray[np.void], i: int) -> tuple[int, int]:
         b = self.book

@@ -88,6 +88,8 @@ ES_LATE_REPORTS: Final = 29
 """Reports delivered at the end of the run rather than on the grid (lost/very late acks)."""
 ES_LAST_ARRIVAL: Final = 30
 """Venue arrival (recv clock) of the last action sent: actions arrive in sending order."""
+ES_STARTED: Final = 31
+"""1 once the first chunk was fed (the grid and decision clocks are anchored)."""
 ES_SIZE: Final = 32
 
 # --- efl: float64 slots ------------------------------------------------------------------

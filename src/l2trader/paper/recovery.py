@@ -126,9 +126,7 @@ def restore_engine(engine: Engine, ckpt: Checkpoint, rows: JournalRows, *,
         for n in _BOOK:
             setattr(engine.book, n, np.array(arrays[f"book_{n}"]))
     engine.rec = _records(engine.rec, trader.est, rows)
-    pos = Position.of(arrays["pos"])
-    engine._started = pos.started  # the engine's own resume flag (set by its first run)
-    return pos
+    return Position.of(arrays["pos"])
 
 
 def _fit(arrays: dict[str, NDArray[Any]], key: str, like: NDArray[Any], *,

@@ -157,7 +157,6 @@ def _restart_copy(old: Engine, new: Engine) -> None:
     new.trader = copy.deepcopy(old.trader)
     new.scratch = copy.deepcopy(old.scratch)
     new.rec = copy.deepcopy(old.rec)
-    new._started = old._started  # the engine's resume flag (as paper.recovery does)
 
 
 def _run_engine(
