@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
@@ -283,6 +284,8 @@ def analyze(
         metrics=metrics,
         checks=[dataclasses.asdict(c) for c in results],
         tables=tables,
+        strategy_id=inputs.strategy_id,
+        created_ns=time.time_ns(),
         plot_data=plot_data,
     )
 

@@ -93,3 +93,5 @@ class RunInputs:
     market: MarketSeries | None = None
     signal_horizon_ns: int = 1_000_000_000
     """Horizon the signal predicts (C4 metadata), ns."""
+    strategy_id: str = ""
+    """Identity of the run's strategy + engine (carried into the report)."""

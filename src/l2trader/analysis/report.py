@@ -128,6 +128,10 @@ class Report:
     checks: Rows = field(default_factory=list)
     tables: dict[str, Rows] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
+    strategy_id: str = ""
+    """Identity of the strategy + engine the run used (``engine.config.strategy_id``)."""
+    created_ns: int = 0
+    """Wall-clock time the report was computed (ns since the epoch)."""
     plot_data: PlotData | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -139,7 +143,7 @@ class Report:
         """The JSON object as Python values (non-finite floats as strings)."""
         keys = ("run_id", "config_id", "code_version", "data_fingerprint", "periods_per_year",
                 "calendar", "session_s", "grid_step_ns", "capital", "metrics", "checks",
-                "tables", "artifacts")  # fmt: skip
+                "tables", "artifacts", "strategy_id", "created_ns", "passed")  # fmt: skip
         return {k: encode_value(getattr(self, k)) for k in keys}
 
     def to_json(self) -> str:
@@ -177,6 +181,8 @@ class Report:
                     name: [_decode_row(r) for r in rows] for name, rows in raw["tables"].items()
                 },
                 artifacts=[str(a) for a in raw["artifacts"]],
+                strategy_id=str(raw.get("strategy_id", "")),
+                created_ns=int(raw.get("created_ns", 0)),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ArtifactError(f"report JSON is not a valid report ({exc!r})") from exc

@@ -279,4 +279,5 @@ def load_run_inputs(
         equity=run.equity, fills=run.fills, orders=run.orders,
         order_events=run.order_events, signals=run.signals,
         market=market, signal_horizon_ns=_horizon_ns(run.meta),
+        strategy_id=str(run.meta.get("strategy_id", "")),
     )  # fmt: skip

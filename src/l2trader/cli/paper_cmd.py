@@ -44,7 +44,14 @@ from l2trader.paper.service import create_app, serve
 from l2trader.paper.session import Session, SessionResult
 from l2trader.paper.validate import ParityReport, backtest_output, compare_outputs, output_tables
 
-__all__ = ["app", "journal_config", "run_session", "session_inputs"]
+__all__ = [
+    "app",
+    "journal_config",
+    "report_session",
+    "run_session",
+    "session_inputs",
+    "write_paper_report",
+]
 
 app = typer.Typer(
     name="paper",
@@ -207,7 +214,7 @@ def _capital(cfg: PaperConfig, equity: np.ndarray, given: float | None) -> float
 
 
 def session_inputs(cfg: PaperConfig, rows: JournalRows, session_id: str,
-                   capital: float | None = None) -> RunInputs:  # fmt: skip
+                   capital: float | None = None, code_version: str = "") -> RunInputs:  # fmt: skip
     """Analyzer inputs of a journal: its C5-C7 rows, the replayed market when it has one."""
     inst = resolve_instrument(cfg.data)
     calendar: Literal["24/7", "exchange"] = "exchange" if inst.kind == "equity" else "24/7"
@@ -218,7 +225,8 @@ def session_inputs(cfg: PaperConfig, rows: JournalRows, session_id: str,
                                      tick_size=inst.tick_size)  # fmt: skip
         fingerprint = data_fingerprint(catalog, d.venue, d.symbol, d.start, d.end)
     return RunInputs(
-        run_id=session_id, config_id=cfg.id, code_version="", data_fingerprint=fingerprint,
+        run_id=session_id, config_id=cfg.id, code_version=code_version,
+        data_fingerprint=fingerprint, strategy_id=cfg.strategy.strategy_id(cfg.engine),
         tick_size=inst.tick_size, capital=_capital(cfg, rows.state, capital), calendar=calendar,
         session_s=EXCHANGE_SESSION_S if calendar == "exchange" else 86_400.0,
         equity=rows.state, fills=rows.fills, orders=rows.intents,
@@ -250,24 +258,51 @@ def report(
     capital: Annotated[float | None, typer.Option(help="returns' base, quote")] = None,
 ) -> None:  # fmt: skip
     """Analyse the session (report.json/html) and check parity with a backtest (parity.json)."""
+    spec = ChecksConfig.from_file(checks) if checks is not None else None
+    ok, _ = report_session(journal, out, spec, capital)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def report_session(journal: Path, out: Path | None = None, spec: ChecksConfig | None = None,
+                   capital: float | None = None) -> tuple[bool, Path]:  # fmt: skip
+    """Analyse a journal's session, check parity (finished replay), write ``paper_report.json``.
+
+    Returns the verdict (checks passed and parity identical when checked) and the path of
+    ``paper_report.json`` (default directory: ``report-<session id>`` beside the journal).
+    """
     cfg = journal_config(journal)
     with Journal(journal) as j:
         j.verify()
-        rows, session_id = j.read_all(), j.meta.session_id
+        rows, session_id, version = j.read_all(), j.meta.session_id, j.meta.code_version
         pos = checkpoint_position(j.latest_checkpoint())
     out_dir = out if out is not None else journal.parent / f"report-{session_id}"
-    spec = ChecksConfig.from_file(checks) if checks is not None else None
-    result = analyze(session_inputs(cfg, rows, session_id, capital), spec,
+    result = analyze(session_inputs(cfg, rows, session_id, capital, version), spec,
                      feed_ns=cfg.engine.feed_ns)  # fmt: skip
     json_path, html_path = write_report(result, out_dir)
     console.print(f"report: {json_path}\nhtml:   {html_path}; checks passed={result.passed}")
-    ok = result.passed
+    parity: ParityReport | None = None
     if cfg.feed.kind == "replay" and pos.finished:
         parity = _parity(cfg, rows, pos.events)
         (out_dir / "parity.json").write_text(json.dumps(parity.to_dict(), indent=1, default=str))
         _print_parity(parity)
-        ok = ok and parity.identical
     else:
         console.print("parity: skipped (needs a finished replay session)")
-    if not ok:
-        raise typer.Exit(1)
+    paper = write_paper_report(result.to_dict(), parity, out_dir)
+    console.print(f"paper report (deployment evidence): {paper}")
+    return result.passed and (parity is None or parity.identical), paper
+
+
+def write_paper_report(report: dict[str, Any], parity: ParityReport | None, out_dir: Path) -> Path:
+    """``paper_report.json``: the analysis report plus ``parity`` (null without a replay).
+
+    Its ``passed`` is the analysis verdict and parity together: the evidence deployment
+    readiness reads.
+    """
+    body = {**report, "parity": None if parity is None else parity.to_dict()}
+    body["passed"] = bool(report.get("passed")) and (parity is None or parity.identical)
+    path = out_dir / "paper_report.json"
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(body, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -33,6 +33,7 @@ from rich.table import Table
 
 from l2trader.cli.progress import console, event_progress
 from l2trader.config import FrozenConfig
+from l2trader.engine.config import strategy_id
 from l2trader.errors import ConfigError
 from l2trader.stress.report import build_report, write_report
 from l2trader.stress.runner import CaseResult, EventsLoader, run_many
@@ -147,8 +148,16 @@ def run_stress(
     scores = score_results(results, cfg.score)
     digest = hashlib.sha256(repr(loader).encode()).hexdigest()
     report = build_report(results, scores, cfg.score, run_id=f"{cfg.name}-{time.time_ns()}",
-                          config_id=cfg.id, data_fingerprint=digest)  # fmt: skip
+                          config_id=cfg.id, data_fingerprint=digest,
+                          strategy_ids={s.name: tested_strategy_id(s)
+                                        for s in cfg.strategies})  # fmt: skip
     return results, scores, report
+
+
+def tested_strategy_id(s: StrategyUnderTest) -> str:
+    """``engine.config.strategy_id`` of a strategy under test (matches its backtest/paper id)."""
+    params = s.market_maker if s.kind == "market_maker" else s.taker
+    return strategy_id(s.kind, params, s.engine)
 
 
 def print_scores(scores: list[StrategyScore]) -> None:

@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from l2trader import __version__
 from l2trader.data.catalog import Catalog
 from l2trader.engine.config import BacktestConfig
 from l2trader.engine.engine import Engine, EngineOutput
@@ -32,6 +31,7 @@ from l2trader.engine.run_dir import RunData, run_summary, write_run
 from l2trader.engine.strategy import Strategy
 from l2trader.errors import ConfigError, InvalidValueError
 from l2trader.schema import SIGNAL_DTYPE
+from l2trader.version import code_version
 
 __all__ = ["BacktestResult", "data_fingerprint", "load_signals", "run_backtest", "save_signals"]
 
@@ -107,7 +107,7 @@ def run_backtest(
     fingerprint = data_fingerprint(catalog, d.venue, d.symbol, d.start, d.end)
     with RunRegistry(registry_path(root)) as registry:
         registry.start(run_id=run_id, kind="backtest", config_json=config.to_json(),
-                       config_id=config.id, code_version=__version__,
+                       config_id=config.id, code_version=code_version(),
                        data_fingerprint=fingerprint, run_dir=str(root / run_id),
                        started_ns=time.time_ns())  # fmt: skip
         try:
@@ -137,7 +137,8 @@ def _meta(
         "kind": "backtest",
         "config": config.model_dump(mode="json"),
         "config_id": config.id,
-        "code_version": __version__,
+        "code_version": code_version(),
+        "strategy_id": config.strategy.strategy_id(config.engine) if strategy is None else "",
         "data_fingerprint": fingerprint,
         "seed": config.engine.latency.seed,
         "strategy": type(strategy).__name__ if strategy is not None else config.strategy.kind,

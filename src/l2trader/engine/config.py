@@ -21,6 +21,8 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -39,6 +41,7 @@ __all__ = [
     "EngineConfig",
     "SignalSpec",
     "StrategySpec",
+    "strategy_id",
 ]
 
 
@@ -90,6 +93,33 @@ class StrategySpec(FrozenConfig):
     kind: Literal["taker", "market_maker"]
     taker: SignalTakerConfig = SignalTakerConfig()
     market_maker: MarketMakerConfig = MarketMakerConfig()
+
+    def params(self) -> FrozenConfig:
+        """The parameters of the selected ``kind``."""
+        return self.market_maker if self.kind == "market_maker" else self.taker
+
+    def strategy_id(self, engine: EngineConfig) -> str:
+        """:func:`strategy_id` of this strategy on ``engine``."""
+        return strategy_id(self.kind, self.params(), engine)
+
+
+def strategy_id(kind: str, params: FrozenConfig, engine: EngineConfig) -> str:
+    """Identity (sha256 hex) of a strategy of ``kind`` with ``params`` on ``engine``.
+
+    The same strategy, venue model and risk limits give the same id in a backtest, a stress
+    run and a paper session, whatever their data, names or output paths: deployment
+    readiness matches validation evidence to the deployed strategy by it.
+
+    >>> a = strategy_id("market_maker", MarketMakerConfig(), EngineConfig())
+    >>> a == StrategySpec(kind="market_maker").strategy_id(EngineConfig()), len(a)
+    (True, 64)
+    >>> a == strategy_id("market_maker", MarketMakerConfig(), EngineConfig(initial_cash=1.0))
+    False
+    """
+    body = {"kind": kind, "params": params.model_dump(mode="json"),
+            "engine": engine.model_dump(mode="json")}  # fmt: skip
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class DataSpec(FrozenConfig):

@@ -38,7 +38,15 @@ from l2trader.engine.fees import FeeConfig
 from l2trader.engine.latency import LatencyModel
 from l2trader.engine.portfolio import new_state
 from l2trader.engine.queue import QueueModel
-from l2trader.engine.risk import RiskConfig, new_risk_state, risk_params
+from l2trader.engine.risk import (
+    OP_FLATTEN,
+    OP_HALT,
+    RS_HALTED,
+    RS_OPERATOR,
+    RiskConfig,
+    new_risk_state,
+    risk_params,
+)
 from l2trader.engine.strategies.market_maker import MarketMakerConfig, mm_params
 from l2trader.engine.strategies.taker import SignalTakerConfig, taker_params
 from l2trader.engine.strategy import MAX_ACTIONS, N_FEATURES, Strategy, StrategyContext
@@ -204,6 +212,29 @@ class Engine:
             raise InvalidValueError(f"strategy.decide returned {n}: must be in 0..{MAX_ACTIONS}")
         lk.submit_rows_nb(tr, self.rp, self.params, self.rec, n, now, float(tr.feat[0]))
 
+    def operator_halt(self, *, flatten: bool) -> bool:
+        """Halt trading from outside the loop (an operator or an alert's automatic response).
+
+        From the next consistent book state the risk step cancels every working order, the
+        strategy no longer decides, new orders that would not reduce the position are
+        rejected (``RISK_KILL_SWITCH``) and, with ``flatten``, a reduce-only market order
+        flattens the position (re-sent until flat). The halt lives in the risk state arrays,
+        so a checkpoint keeps it. Returns False when already halted by the operator
+        (idempotent; a later ``flatten=True`` still upgrades a plain halt).
+        """
+        rst = self.trader.rst
+        op = OP_FLATTEN if flatten else OP_HALT
+        if rst[RS_OPERATOR] >= op:
+            return False
+        rst[RS_OPERATOR] = float(op)
+        rst[RS_HALTED] = 1.0
+        return True
+
+    @property
+    def halted(self) -> bool:
+        """True once the kill switch fired or an operator halted trading."""
+        return bool(self.trader.rst[RS_HALTED] != 0.0)
+
     def finish(self) -> EngineOutput:
         """Deliver outstanding reports, write the last equity row, return the outputs."""
         while not lk.finish_nb(self.trader, self.params, self.rec):
@@ -230,6 +261,7 @@ class Engine:
             "risk_take_profit": int(rst[5]),
             "risk_kill_switch": int(rst[6]),
             "halted": int(rst[3] != 0.0),
+            "operator_halt": int(rst[RS_OPERATOR]),
         }
 
 

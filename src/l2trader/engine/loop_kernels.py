@@ -28,7 +28,15 @@ from l2trader._numba import njit_inline, njit_nrt_free
 from l2trader.book.kernels import STATUS_GROW, STATUS_OK, apply_event_nb, fast_event_nb
 from l2trader.book.store_kernels import IST_BEST
 from l2trader.engine.portfolio import CASH, COST_BASIS, POSITION
-from l2trader.engine.risk import MON_NONE, RS_HALTED, RiskParams, monitor_nb
+from l2trader.engine.risk import (
+    MON_NONE,
+    OP_FLATTEN,
+    OP_NONE,
+    RS_HALTED,
+    RS_OPERATOR,
+    RiskParams,
+    monitor_nb,
+)
 from l2trader.engine.state import (
     DECIDE_BOOK,
     DECIDE_CHANGES,
@@ -162,8 +170,9 @@ def risk_step_nb(
 ) -> None:
     """Risk monitor: stop-loss / take-profit / kill switch cancel all and flatten (reduce-only).
 
-    While halted, every state cancels what is still working and, with ``flatten_on_kill``,
-    re-sends the flatten until the position is flat; at most one flatten is in flight.
+    While halted, every state cancels what is still working and, with ``flatten_on_kill``
+    (an operator halt: ``RS_OPERATOR == OP_FLATTEN``), re-sends the flatten until the position
+    is flat; at most one flatten is in flight.
     """
     pf, est, sv, row = tr.pf, tr.est, tr.sv, tr.out[0]
     pos = pf[POSITION]
@@ -181,7 +190,9 @@ def risk_step_nb(
             row["ts_recv"], row["action"] = now, ACT_CANCEL
             submit_one_nb(row, rp, tr.rst, p, rec, est, sv, pf, tr.pend, tr.pend_at, mid, False)
         k += 1
-    if pos != 0.0 and not flattening and (not halted or rp.flatten_on_kill):
+    op = tr.rst[RS_OPERATOR]
+    flatten = rp.flatten_on_kill if op == OP_NONE else op == OP_FLATTEN
+    if pos != 0.0 and not flattening and (not halted or flatten):
         row["ts_recv"], row["action"], row["price_ticks"] = now, ACT_NEW, 0
         row["order_type"], row["tif"] = TYPE_MARKET, TIF_IOC
         row["side"], row["qty"] = (-1 if pos > 0.0 else 1), abs(pos)
@@ -265,7 +276,7 @@ def state_step_nb(
     if mid == mid:
         vol_update_nb(tr, p, mid, now)
         tr.efl[EF_LAST_MID] = mid
-        if p.risk_monitor:
+        if p.risk_monitor or tr.rst[RS_HALTED] != 0.0:
             risk_step_nb(tr, rp, p, rec, now, mid)
     if tr.rst[RS_HALTED] != 0.0 or not due_nb(p, est, now):
         return False

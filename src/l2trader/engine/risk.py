@@ -61,6 +61,9 @@ __all__ = [
     "MON_STOP_LOSS",
     "MON_TAKE_PROFIT",
     "NS_PER_DAY",
+    "OP_FLATTEN",
+    "OP_HALT",
+    "OP_NONE",
     "RISK_RTOL",
     "RISK_STATE_LEN",
     "RS_DAY",
@@ -70,6 +73,7 @@ __all__ = [
     "RS_N_KILL",
     "RS_N_STOP",
     "RS_N_TAKE",
+    "RS_OPERATOR",
     "RS_PEAK",
     "RiskConfig",
     "RiskDecision",
@@ -89,7 +93,11 @@ RS_N_STOP: Final = 4  # stop-loss episodes (runs of MON_STOP_LOSS returns, count
 RS_N_TAKE: Final = 5  # take-profit episodes
 RS_N_KILL: Final = 6  # kill-switch firings (0 or 1)
 RS_LAST: Final = 7  # action of the last monitor call that saw a known mark (MON_*)
-RISK_STATE_LEN: Final = 8
+RS_OPERATOR: Final = 8  # operator halt from outside the loop (OP_*): 0.0 = none
+RISK_STATE_LEN: Final = 9
+OP_NONE: Final = 0  # no operator halt: a kill switch flattens per ``flatten_on_kill``
+OP_HALT: Final = 1  # operator halt: cancel working orders, no new orders, keep the position
+OP_FLATTEN: Final = 2  # operator halt and flatten the position (reduce-only market order)
 MON_NONE: Final = 0
 MON_STOP_LOSS: Final = 1
 MON_TAKE_PROFIT: Final = 2
@@ -162,10 +170,11 @@ def new_risk_state() -> NDArray[np.float64]:
 
     Examples
     --------
-    >>> new_risk_state()[[RS_PEAK, RS_HALTED, RS_N_KILL]].tolist()
-    [-inf, 0.0, 0.0]
+    >>> new_risk_state()[[RS_PEAK, RS_HALTED, RS_N_KILL, RS_OPERATOR]].tolist()
+    [-inf, 0.0, 0.0, 0.0]
     """
-    return np.array([-math.inf, math.nan, math.nan, 0, 0, 0, 0, MON_NONE], dtype=np.float64)
+    return np.array([-math.inf, math.nan, math.nan, 0, 0, 0, 0, MON_NONE, OP_NONE],
+                    dtype=np.float64)  # fmt: skip
 
 
 @njit_inline

@@ -157,6 +157,17 @@ class BinanceDepthClient:
             task = asyncio.get_running_loop().create_task(self._ws.close())
             task.add_done_callback(lambda _: None)
 
+    def restart(self) -> bool:
+        """Drop the connection (an operator's "restart the feed"): reconnect, resync.
+
+        Returns False when there is no open connection (nothing to restart).
+        """
+        if self._ws is None or self._stopping:
+            return False
+        task = asyncio.get_running_loop().create_task(self._ws.close())
+        task.add_done_callback(lambda _: None)
+        return True
+
     async def __aiter__(self) -> AsyncIterator[np.ndarray]:
         """Connect, sync and yield C1 arrays until :meth:`stop` (reconnecting on loss)."""
         attempt = 0

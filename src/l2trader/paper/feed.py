@@ -13,6 +13,7 @@ range) with their true inter-event timing divided by ``speed``. Rows are yielded
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -27,7 +28,7 @@ from l2trader.data.report import IssueCode, Policy, ValidationReport
 from l2trader.errors import ConfigError
 from l2trader.schema import EVENT_DTYPE, F_LAST
 
-__all__ = ["Feed", "FeedAlert", "FeedStats", "ReplayFeed", "split_arrivals"]
+__all__ = ["Feed", "FeedAlert", "FeedStats", "ReplayFeed", "split_arrivals", "stop_feed"]
 
 Clock = Callable[[], int]
 Sleep = Callable[[float], Awaitable[None]]
@@ -238,3 +239,11 @@ class ReplayFeed:
         out = rows.copy()
         out["ts_recv"] = time.time_ns()
         return out
+
+
+def stop_feed(feed: object) -> None:
+    """Call ``feed.stop()`` if the feed has one (a loop that already closed is fine)."""
+    stop = getattr(feed, "stop", None)
+    if callable(stop):
+        with contextlib.suppress(RuntimeError):
+            stop()

@@ -2,11 +2,12 @@
 
 Tables ``intents``, ``order_events`` (C5), ``fills`` (C6) and ``state`` (C7) hold one column
 per dtype field plus ``seq INTEGER PRIMARY KEY``; ``meta`` (session, config, versions) and
-``checkpoints`` (engine snapshots) share the seq space, and each transaction ends with a
-``commits`` row counting its rows per table, so seqs are gapless over the whole journal (meta
-is seq 1, its commit seq 2, ...). Within one append: intents, order events, fills, state.
-No UPDATE/DELETE path exists and triggers abort any. Recovery = the latest checkpoint +
-:meth:`Journal.read_since` its seq.
+``checkpoints`` (engine snapshots) and ``events`` (alerts fired/resolved, operator actions
+such as an alert's automatic halt; one JSON ``detail`` each) share the seq space, and each
+transaction ends with a ``commits`` row counting its rows per table, so seqs are gapless
+over the whole journal (meta is seq 1, its commit seq 2, ...). Within one append: intents,
+order events, fills, state. No UPDATE/DELETE path exists and triggers abort any.
+Recovery = the latest checkpoint + :meth:`Journal.read_since` its seq.
 
 Examples
 --------
@@ -25,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import sqlite3
 import time
@@ -38,27 +40,28 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from l2trader import __version__
 from l2trader.errors import InvalidValueError, JournalCorruptError, JournalError
 from l2trader.paper.blob import pack_arrays, unpack_arrays
-from l2trader.schema import FILL_DTYPE, ORDER_DTYPE, ORDER_EVENT_DTYPE, STATE_DTYPE
+from l2trader.paper.journal_schema import (
+    DATA_TABLES,
+    FILL_KEY,
+    SEQ_TABLES,
+    finite,
+    schema,
+    seq_issues,
+)
+from l2trader.version import code_version as current_code_version
 
 __all__ = ["SCHEMA_VERSION", "Checkpoint", "Journal", "JournalCorruptError", "JournalError",
            "JournalMeta", "JournalReport", "JournalRows", "pack_arrays",
            "unpack_arrays"]  # fmt: skip
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """Layout version stored in ``meta`` and ``PRAGMA user_version``."""
 
-_DATA: Final = {"intents": ORDER_DTYPE, "order_events": ORDER_EVENT_DTYPE, "fills": FILL_DTYPE,
-                "state": STATE_DTYPE}  # fmt: skip
-_SEQ_TABLES: Final = ("meta", *_DATA, "checkpoints")
-"""Tables whose rows take journal seqs (besides the ``commits`` markers themselves)."""
 _META_COLS: Final = (
     "session_id", "created_ns", "config_json", "config_id", "code_version", "schema_version",
 )  # fmt: skip
-_FILL_KEY: Final = ", ".join(FILL_DTYPE.names or ())
-_NO_CHANGE: Final = "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END"
 
 
 @dataclass(frozen=True)
@@ -115,40 +118,6 @@ class JournalReport:
         return not self.issues
 
 
-def _columns(dtype: np.dtype[Any]) -> str:
-    """SQL column list of a record dtype: REAL may hold NULL (= NaN), integers may not."""
-    cols = []
-    for name in dtype.names or ():
-        kind = dtype.fields[name][0].kind  # type: ignore[index]
-        cols.append(f"{name} REAL" if kind == "f" else f"{name} INTEGER NOT NULL")
-    return ", ".join(cols)
-
-
-def _schema() -> list[str]:
-    counts = ", ".join(f"n_{t} INTEGER NOT NULL" for t in _SEQ_TABLES)
-    total = " + ".join(f"NEW.n_{t}" for t in _SEQ_TABLES)
-    stmts = [
-        "CREATE TABLE meta (seq INTEGER PRIMARY KEY, session_id TEXT NOT NULL, "
-        "created_ns INTEGER NOT NULL, config_json TEXT NOT NULL, config_id TEXT NOT NULL, "
-        "code_version TEXT NOT NULL, schema_version INTEGER NOT NULL)",
-        "CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, covers_seq INTEGER NOT NULL, "
-        "ts_recv INTEGER NOT NULL, sha256 TEXT NOT NULL, blob BLOB NOT NULL)",
-        f"CREATE TABLE commits (seq INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, {counts})",
-        "CREATE TRIGGER commits_gapless BEFORE INSERT ON commits WHEN NEW.first_seq != "
-        "COALESCE((SELECT MAX(seq) FROM commits), 0) + 1 "
-        f"OR NEW.seq != NEW.first_seq + {total} "
-        "BEGIN SELECT RAISE(ABORT, 'journal seq not contiguous'); END",
-    ]
-    for table, dtype in _DATA.items():
-        check = ", CHECK (qty > 0 AND side IN (-1, 1))" if table == "fills" else ""
-        stmts.append(f"CREATE TABLE {table} (seq INTEGER PRIMARY KEY, {_columns(dtype)}{check})")
-    stmts.append("CREATE INDEX intents_order ON intents (order_id)")
-    for table in (*_SEQ_TABLES, "commits"):
-        stmts.append(f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} {_NO_CHANGE}")
-        stmts.append(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {_NO_CHANGE}")
-    return stmts
-
-
 class Journal:
     """The append-only journal of one paper session at ``path`` (created if missing).
 
@@ -162,14 +131,14 @@ class Journal:
     """
 
     def __init__(self, path: Path, *, session_id: str | None = None, config_json: str = "{}",
-                 config_id: str = "", code_version: str = __version__) -> None:  # fmt: skip
+                 config_id: str = "", code_version: str = "") -> None:  # fmt: skip
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         try:
             self._setup()
             new = (session_id or secrets.token_hex(8), time.time_ns(), config_json, config_id,
-                   code_version, SCHEMA_VERSION)  # fmt: skip
+                   code_version or current_code_version(), SCHEMA_VERSION)  # fmt: skip
             self.meta = self._meta(new)
             self._check_session(session_id, config_id)
         except sqlite3.DatabaseError as exc:
@@ -190,7 +159,7 @@ class Journal:
         with self._txn("BEGIN IMMEDIATE"):
             version = int(self._conn.execute(version_sql).fetchone()[0])
             if version == 0:
-                for statement in _schema():
+                for statement in schema():
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version != SCHEMA_VERSION:
@@ -238,7 +207,7 @@ class Journal:
                 [(seq + i, *row) for i, row in enumerate(table_rows)],
             )
             seq += len(table_rows)
-        counts = [len(rows.get(table, ())) for table in _SEQ_TABLES]
+        counts = [len(rows.get(table, ())) for table in SEQ_TABLES]
         marks = ", ".join("?" * (len(counts) + 2))
         self._conn.execute(f"INSERT INTO commits VALUES ({marks})", (seq, first, *counts))
         return seq
@@ -264,9 +233,9 @@ class Journal:
         for table, arr in given.items():
             if arr is None:
                 continue
-            if arr.dtype != _DATA[table]:
+            if arr.dtype != DATA_TABLES[table]:
                 raise InvalidValueError(
-                    f"append: {table} must have dtype {_DATA[table]}, got {arr.dtype}",
+                    f"append: {table} must have dtype {DATA_TABLES[table]}, got {arr.dtype}",
                     source=str(self.path),
                 )
             if arr.size:
@@ -284,6 +253,26 @@ class Journal:
             covers = self.last_seq
             row = (covers, int(ts_recv), hashlib.sha256(blob).hexdigest(), blob)
             return self._commit({"checkpoints": [row]})
+
+    def record_event(self, kind: str, name: str, state: str, detail: Mapping[str, Any],
+                     *, ts_ns: int | None = None) -> int:  # fmt: skip
+        """Commit one ``events`` row (e.g. ``"alert", rule, "firing", {...}``); return its seq.
+
+        ``detail`` is stored as JSON (non-finite floats as null); ``ts_ns`` defaults to now.
+        """
+        ts = time.time_ns() if ts_ns is None else int(ts_ns)
+        text = json.dumps(finite(dict(detail)), sort_keys=True, default=str)
+        return self._write({"events": [(ts, str(kind), str(name), str(state), text)]})
+
+    def read_events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The ``events`` rows in seq order (``detail`` parsed), optionally of one ``kind``."""
+        query = "SELECT seq, ts_ns, kind, name, state, detail FROM events"
+        args: tuple[str, ...] = ()
+        if kind is not None:
+            query, args = query + " WHERE kind = ?", (kind,)
+        rows = self._conn.execute(query + " ORDER BY seq", args).fetchall()
+        keys = ("seq", "ts_ns", "kind", "name", "state")
+        return [{**dict(zip(keys, r[:5], strict=True)), "detail": json.loads(r[5])} for r in rows]
 
     def _write(self, rows: Mapping[str, list[tuple[Any, ...]]]) -> int:
         try:
@@ -305,7 +294,7 @@ class Journal:
     def read_since(self, seq: int) -> JournalRows:
         """The C5-C7 rows with seq > ``seq``, in seq order (one consistent snapshot)."""
         with self._txn("BEGIN"):
-            parts = {t: self._read_table(t, dtype, int(seq)) for t, dtype in _DATA.items()}
+            parts = {t: self._read_table(t, dtype, int(seq)) for t, dtype in DATA_TABLES.items()}
             last = self.last_seq
         (oi, si), (oe, se), (of, sf), (os, ss) = parts.values()
         return JournalRows(oi, oe, of, os, si, se, sf, ss, last_seq=last)
@@ -346,11 +335,11 @@ class Journal:
         """
         with self._txn("BEGIN"):
             seqs = {t: self._ints(f"SELECT seq FROM {t} ORDER BY seq").reshape(-1)
-                    for t in _SEQ_TABLES}  # fmt: skip
-            counts = ", ".join(f"n_{t}" for t in _SEQ_TABLES)
+                    for t in SEQ_TABLES}  # fmt: skip
+            counts = ", ".join(f"n_{t}" for t in SEQ_TABLES)
             commits = self._ints(f"SELECT seq, first_seq, {counts} FROM commits ORDER BY seq")
-            commits = commits.reshape(-1, len(_SEQ_TABLES) + 2)
-            issues = _seq_issues(seqs, commits) + self._row_issues()
+            commits = commits.reshape(-1, len(SEQ_TABLES) + 2)
+            issues = seq_issues(seqs, commits) + self._row_issues()
         if len(seqs["meta"]) != 1:
             issues.append(f"expected 1 meta row, found {len(seqs['meta'])}")
         last = int(commits[-1, 0]) if len(commits) else 0
@@ -376,7 +365,7 @@ class Journal:
             ).fetchall()
             issues += [f"{table} seq {s}: no earlier intent for order {o}" for s, o in orphans]
         dupes = self._conn.execute(
-            f"SELECT order_id, ts_exch, COUNT(*) FROM fills GROUP BY {_FILL_KEY} "
+            f"SELECT order_id, ts_exch, COUNT(*) FROM fills GROUP BY {FILL_KEY} "
             "HAVING COUNT(*) > 1 LIMIT 5"
         ).fetchall()
         issues += [f"fill of order {o} at ts_exch {t} stored {n} times" for o, t, n in dupes]
@@ -392,21 +381,3 @@ class Journal:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:  # fmt: skip
         self.close()
-
-
-def _seq_issues(seqs: Mapping[str, NDArray[np.int64]], commits: NDArray[np.int64]) -> list[str]:
-    """Seqs unique and gapless over all tables; each commit holds exactly its counted rows."""
-    every = np.concatenate([*seqs.values(), commits[:, 0]])
-    issues = []
-    if every.size and not np.array_equal(np.sort(every), np.arange(1, every.size + 1)):
-        issues.append(f"seqs are not gapless 1..{every.size} (max {every.max()})")
-    for k, (table, table_seqs) in enumerate(seqs.items()):
-        inside = np.searchsorted(table_seqs, commits[:, 0]) - np.searchsorted(
-            table_seqs, commits[:, 1]
-        )  # rows with first_seq <= seq < commit seq
-        bad = np.flatnonzero(inside != commits[:, 2 + k])
-        if bad.size:
-            issues.append(f"commit seq {commits[bad[0], 0]}: {table} rows do not match its count")
-        if table_seqs.size and (not commits.size or table_seqs[-1] > commits[-1, 0]):
-            issues.append(f"{table} rows after the last commit (seq {table_seqs[-1]})")
-    return issues

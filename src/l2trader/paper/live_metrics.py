@@ -342,6 +342,10 @@ class LiveMetrics:
             "decision_p99_ns": dec99,
         }
 
+    def add_collector(self, collector: Collector) -> None:
+        """Expose more families on ``/metrics`` (e.g. the deploy service's alert counters)."""
+        self._registry.register(collector)
+
     def prometheus(self) -> str:
         """The Prometheus text exposition (format 0.0.4) of every series, names ``l2t_*``."""
         return generate_latest(self._registry).decode("utf-8")

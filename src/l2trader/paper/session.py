@@ -57,8 +57,9 @@ from l2trader.engine.portfolio import CASH, FEES, POSITION
 from l2trader.errors import JournalError
 from l2trader.paper.binance_ws import BinanceDepthClient
 from l2trader.paper.config import PaperConfig, resolve_instrument
-from l2trader.paper.feed import Feed, FeedAlert, ReplayFeed, split_arrivals
+from l2trader.paper.feed import Feed, FeedAlert, ReplayFeed, split_arrivals, stop_feed
 from l2trader.paper.journal import Journal
+from l2trader.paper.operator import apply_action
 from l2trader.paper.recovery import (
     Position,
     RowCursor,
@@ -187,6 +188,10 @@ class Session:
 
     # ------------------------------------------------------------------------------ run
 
+    def operate(self, action: str, reason: str) -> bool:
+        """Apply an operator action between arrivals (:mod:`l2trader.paper.operator`)."""
+        return apply_action(self.engine, self.journal, self.feed, action, reason, self._commit)
+
     def request_stop(self) -> None:
         """Ask for a graceful stop after the current arrival (safe from signal handlers)."""
         self._stop = True
@@ -223,7 +228,7 @@ class Session:
         try:
             ended = await self._consume(self._queue)
         finally:
-            _stop_feed(self.feed)
+            stop_feed(self.feed)
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -380,13 +385,6 @@ class Session:
             "written_ns": time.time_ns(),
         }
         _write_atomic(self.config.status_path, json.dumps(status, default=float))  # fmt: skip
-
-
-def _stop_feed(feed: Feed) -> None:
-    stop = getattr(feed, "stop", None)
-    if callable(stop):
-        with contextlib.suppress(RuntimeError):
-            stop()
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -3,7 +3,8 @@
 JSON keys: the C9 Report keys (``run_id``, ``config_id``, ``code_version``,
 ``data_fingerprint``, ``metrics`` (the first strategy's baseline metrics), ``checks``
 (score thresholds), ``artifacts``), ``score_0_100`` and ``scenarios[{name, category,
-metrics_delta{}, score}]`` of the first strategy (the one under test), and ``strategies[]``
+metrics_delta{}, score}]``, ``passed``, ``strategy_id`` of the first strategy (the one under
+test), ``created_ns`` (wall clock, ns), and ``strategies[]``
 with the same fields for every strategy plus its category scores, verdict and invariant
 violations (``case``, ``invariant``, ``evidence``). NaN is written as null.
 
@@ -21,18 +22,19 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
-from l2trader import __version__
 from l2trader.analysis.html import format_value
 from l2trader.analysis.plots import plots_unavailable
 from l2trader.stress.runner import CaseResult
 from l2trader.stress.score import ScoreConfig, StrategyScore
+from l2trader.version import code_version
 
 __all__ = ["HEATMAP_METRICS", "build_report", "render_html", "write_report"]
 
@@ -61,7 +63,7 @@ def _clean(value: Any) -> Any:
 
 
 def _strategy_entry(
-    score: StrategyScore, results: Sequence[CaseResult], cfg: ScoreConfig
+    score: StrategyScore, results: Sequence[CaseResult], cfg: ScoreConfig, strategy_id: str
 ) -> dict[str, Any]:
     mine = [r for r in results if r.strategy == score.strategy]
     base = next(r for r in mine if r.category == "baseline")
@@ -72,7 +74,8 @@ def _strategy_entry(
     violations = [{"case": r.case_id, "invariant": i.name, "evidence": i.evidence}
                   for r in mine for i in r.invariants if i.passed is False]  # fmt: skip
     return {
-        "strategy": score.strategy, "score_0_100": score.overall, "passed": score.passed,
+        "strategy": score.strategy, "strategy_id": strategy_id,
+        "score_0_100": score.overall, "passed": score.passed,
         "categories": score.categories, "metrics": base.metrics, "checks": checks,
         "scenarios": [{"name": c.scenario, "category": c.category, "metrics_delta": c.metrics_delta,
                        "score": c.score, "survival": c.survival, "invariants": c.invariants,
@@ -84,12 +87,20 @@ def _strategy_entry(
 def build_report(
     results: Sequence[CaseResult], scores: Sequence[StrategyScore], cfg: ScoreConfig, *,
     run_id: str, config_id: str, data_fingerprint: str,
+    strategy_ids: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The StressReport object (module docstring); the first strategy is the one under test."""
-    entries = [_strategy_entry(s, results, cfg) for s in scores]
+    """The StressReport object (module docstring); the first strategy is the one under test.
+
+    ``strategy_ids`` maps a strategy's name to its ``engine.config.strategy_id`` (evidence
+    that deployment readiness matches to the deployed strategy).
+    """
+    ids = strategy_ids or {}
+    entries = [_strategy_entry(s, results, cfg, ids.get(s.strategy, "")) for s in scores]
     head = entries[0] if entries else {}
     report: dict[str, Any] = _clean({
-        "run_id": run_id, "config_id": config_id, "code_version": __version__,
+        "run_id": run_id, "config_id": config_id, "code_version": code_version(),
+        "created_ns": time.time_ns(), "strategy_id": head.get("strategy_id", ""),
+        "passed": bool(head.get("passed", False)),
         "data_fingerprint": data_fingerprint, "metrics": head.get("metrics", {}),
         "checks": head.get("checks", []), "artifacts": ["stress_report.json", "stress_report.html"],
         "score_0_100": head.get("score_0_100", math.nan), "scenarios": head.get("scenarios", []),

@@ -70,6 +70,9 @@ def test_to_json_writes_nonfinite_floats_as_strings_and_stays_valid_json() -> No
         "session_s",
         "grid_step_ns",
         "capital",
+        "strategy_id",
+        "created_ns",
+        "passed",
     }
     assert text.endswith("}\n")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "l2trader"
-CORE = {"schema", "units", "errors", "config", "_numba", "__init__"}
+CORE = {"schema", "units", "errors", "config", "_numba", "__init__", "version"}
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "data": {"core"},
@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": {"core"},
     "paper": {"core", "data", "book", "features", "signals", "engine", "analysis"},
     "stress": {"core", "data", "book", "engine", "analysis"},
+    "deploy": {"core", "data", "book", "features", "signals", "engine", "analysis", "paper"},
     "cli": {
         "core",
         "data",
@@ -35,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
         "analysis",
         "paper",
         "stress",
+        "deploy",
     },
 }
 

@@ -16,9 +16,12 @@ from l2trader.schema import OrderStatus, OrderType, Reject, TimeInForce
 from tests.unit.engine.scripted import (
     BUY,
     SELL,
+    TICK,
     ScriptedStrategy,
     Tape,
+    assert_conserved,
     fill_tuples,
+    make_engine,
     market,
     modify,
     new,
@@ -300,3 +303,51 @@ def test_kill_switch_while_a_stop_loss_flatten_is_in_flight_still_cancels_all():
     assert out.counters["halted"] == 1
     assert out.equity[-1]["position"] == 0.0
     assert [e[3] for e in oev_tuples(out, 2)] == [ACCEPTED, CANCELED]
+
+
+# -- operator halt (an alert's automatic response) -------------------------------------------
+
+
+def _operator_run(flatten: bool) -> tuple[object, ScriptedStrategy]:
+    # cash 1_000. 1_000: MARKET buy 2.0 fills @100; a resting sell 1.0 @105. The operator
+    # halts between the events of 2_000 and 3_000; the state at 3_000 cancels order 1 and,
+    # with flatten, sells 2.0 at the best bid 99. The strategy is not called from 3_000 on.
+    tape = Tape().book(1_000, *BOOK).book(2_000, (95, 1.0, BID))
+    tape.book(3_000, (95, 2.0, BID)).book(4_000, (95, 3.0, BID))
+    events = tape.events()
+    strat = ScriptedStrategy({1_000: [market(BUY, 2.0), new(SELL, 1.0, 105)],
+                              3_000: [market(BUY, 1.0)]})  # fmt: skip
+    eng = make_engine(strat, initial_cash=1_000.0)
+    cut = int((events["ts_recv"] < 3_000).sum())
+    eng.run(events[:cut])
+    assert eng.operator_halt(flatten=flatten) is True
+    assert eng.operator_halt(flatten=False) is False  # idempotent, never downgrades
+    assert eng.halted
+    eng.run(events[cut:])
+    out = eng.finish()
+    assert_conserved(out, TICK, 1_000.0)
+    return out, strat
+
+
+def test_operator_halt_cancels_working_orders_and_keeps_the_position():
+    out, strat = _operator_run(flatten=False)
+
+    assert [c.ts_recv for c in strat.seen] == [1_000, 2_000]
+    assert out.counters["operator_halt"] == 1
+    assert out.counters["risk_kill_switch"] == 0
+    assert out.orders[["ts_recv", "order_id", "action"]].tolist()[2:] == [(3_000, 1, 2)]
+    assert oev_tuples(out)[-1] == (3_100, 3_150, 1, CANCELED, 0, 1.0)
+    assert out.equity[-1]["position"] == 2.0
+
+
+def test_operator_halt_with_flatten_sells_the_position():
+    out, _ = _operator_run(flatten=True)
+
+    assert out.counters["operator_halt"] == 2
+    assert out.orders[["ts_recv", "order_id", "action", "qty"]].tolist()[2:] == [
+        (3_000, 1, 2, 1.0),
+        (3_000, 2, 1, 2.0),
+    ]
+    assert fill_tuples(out)[-1][6:8] == (99, 2.0)
+    last = out.equity[-1]
+    assert (last["position"], last["cash"]) == (0.0, 999.0)

@@ -254,7 +254,26 @@ def test_verify_counts_rows(journal: Journal) -> None:
     assert report.last_seq == 14  # 2 + (5 rows + 1) + (3 + 1) + (1 + 1)
     assert report.commits == 4
     assert report.counts == {"meta": 1, "intents": 2, "order_events": 2, "fills": 2,
-                             "state": 2, "checkpoints": 1}  # fmt: skip
+                             "state": 2, "checkpoints": 1, "events": 0}  # fmt: skip
+
+
+def test_events_are_journaled_in_the_seq_space_and_read_back(journal: Journal) -> None:
+    journal.append(state=_state([1]))
+    seq = journal.record_event("alert", "drawdown", "firing",
+                               {"value": 12.5, "threshold": 10.0, "nan": float("nan")},
+                               ts_ns=7)  # fmt: skip
+    journal.record_event("operator", "halt", "done", {"reason": "drawdown"}, ts_ns=8)
+
+    events = journal.read_events()
+
+    assert seq == 6  # meta 1 + commit 2, state 3 + commit 4, event 5 + commit 6
+    assert [(e["seq"], e["ts_ns"], e["kind"], e["name"], e["state"]) for e in events] == [
+        (5, 7, "alert", "drawdown", "firing"),
+        (7, 8, "operator", "halt", "done"),
+    ]
+    assert events[0]["detail"] == {"nan": None, "threshold": 10.0, "value": 12.5}
+    assert [e["name"] for e in journal.read_events("operator")] == ["halt"]
+    assert journal.verify().counts["events"] == 2
 
 
 def test_verify_finds_a_doubled_fill(journal: Journal) -> None:
