@@ -93,7 +93,7 @@ def test_full_suite_on_the_real_usdm_capture_runs_every_case(shared_data: Path) 
 
     results = run_many(cases, loader, executor="process", workers=2)
 
-    assert len(results) == 2 * 24
+    assert len(results) == 2 * 27  # 18 transforms, 1 composition, 7 system, baseline
     assert all(r.error is None for r in results)
     scores = score_results(results, ScoreConfig())
     assert scores[0].overall > scores[1].overall

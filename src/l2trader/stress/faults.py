@@ -16,16 +16,23 @@ fault                  what it does                           detected as
 :class:`CorruptRows`   garbage kind/side, NaN / negative      ``bad_value``, ``nan_qty``,
                        size, non-positive price on ``n`` rows ``negative_qty``
 :class:`Truncate`      cuts the stream inside a batch         ``unclosed_batch`` (1)
-:class:`DropMessages`  removes ``frac`` of the batches        not by C1 validation
-:class:`SequenceGap`   removes ``n`` runs of ``length``       not by C1 validation
-                       consecutive book messages
-:class:`StaleFeed`     removes every row for ``duration_s``   not by C1 validation
+:class:`DropMessages`  removes ``frac`` of the batches        opt-in gap rules
+                                                              (``sequence_gap``)
+:class:`SequenceGap`   removes ``n`` runs of ``length``       opt-in gap rules
+                       consecutive book messages              (``sequence_gap``)
+:class:`StaleFeed`     removes every row for ``duration_s``   opt-in gap rules
+                                                              (``sequence_gap``)
 =====================  =====================================  ===========================
 
-The last three keep the C1 invariants (``keeps_c1``): C1 ``seq`` is not contiguous for
-every venue and C1 has no clock-gap rule, so only a reader (raw ``pu``/``U`` ids) or a
-feed monitor sees them. Off-grid prices cannot exist in C1 (int64 ticks): a reader flags
-them (``off_tick``) while parsing.
+The last three keep the C1 invariants (``keeps_c1``), so the default checks report nothing
+and their ``expected_issues`` is empty. They are detected by the opt-in gap rules of
+:func:`~l2trader.data.validate.validate_events` (``max_silence_ns``: a silent book feed;
+``check_seq_contiguous``: a venue seq jump, only where the venue's C1 seq is contiguous, e.g.
+Binance trade ids but not its book ``u``), both reported as ``sequence_gap``; the stress
+runner checks them as the ``lost_data_detected`` invariant
+(:func:`l2trader.stress.runner.gap_rules`). A reader (raw ``pu``/``U`` ids) sees them too.
+Off-grid prices cannot exist in C1 (int64 ticks): a reader flags them (``off_tick``) while
+parsing.
 """
 
 from __future__ import annotations

@@ -7,13 +7,19 @@
 3. strict validation of the stressed stream (records the typed error, if any), then
    ``Policy.REPAIR`` validation + repair: events in = kept + quarantined;
 4. run the :class:`~l2trader.engine.engine.Engine` on the kept events (system stresses
-   change the latency draws, restart the engine half way, or repeat the run);
-5. compute the metrics and check the invariants (:mod:`l2trader.stress.invariants`).
+   change the latency draws, restart the engine half way, or repeat the run; CPU
+   contention, memory cap and large stream run it again: :mod:`l2trader.stress.system`);
+5. compute the metrics and check the invariants (:mod:`l2trader.stress.invariants`); for
+   the lost-data faults (data faults that keep C1: dropped messages, sequence gaps, stale
+   feed) also ``lost_data_detected``: the opt-in gap rules of
+   :func:`~l2trader.data.validate.validate_events`, calibrated on the unstressed slice
+   (the first seq stream of ``all``/``book``/``trade`` without a jump there, and a
+   silence of max(1 s, twice its longest book gap)), must report at least one issue.
 
 Any exception in 1-5 is caught and recorded (type and message): the case then fails
 ``no_crash``. A :class:`CaseResult` is plain data (tuples, floats, strings), so it pickles
 cheaply and compares by value: the same case gives an equal result on any executor
-(wall time and RSS are kept out of the comparison).
+(wall time, RSS and the system stresses' ``measurements`` are kept out of the comparison).
 
 :func:`run_many` keeps the input order whatever the executor: ``"process"`` (a local
 ``ProcessPoolExecutor``, default), ``"dask"`` (``distributed.Client`` on ``scheduler``, or
@@ -22,12 +28,11 @@ a LocalCluster of ``workers`` processes when None) or ``"serial"`` (this process
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -35,14 +40,25 @@ import psutil
 
 from l2trader.data.repair import repair_events
 from l2trader.data.report import Policy, ValidationReport
-from l2trader.data.validate import validate_events
+from l2trader.data.validate import SeqStream, gap_counts, validate_events
 from l2trader.engine.engine import Engine, EngineOutput
 from l2trader.errors import ConfigError
-from l2trader.schema import F_LAST
+from l2trader.schema import KIND_TRADE
 from l2trader.stress import invariants as inv
+from l2trader.stress import system
 from l2trader.stress.suites import StressCase, imbalance_signals
+from l2trader.stress.transform import TransformInfo
 
-__all__ = ["CaseResult", "EventsLoader", "Executor", "load_events", "run_case", "run_many"]
+__all__ = [
+    "CaseResult",
+    "EventsLoader",
+    "Executor",
+    "gap_rules",
+    "load_events",
+    "make_engine",
+    "run_case",
+    "run_many",
+]
 
 Executor = Literal["process", "dask", "serial"]
 
@@ -77,8 +93,9 @@ def load_events(loader: EventsLoader) -> np.ndarray:
 class CaseResult:
     """What one case produced (see the module docstring); ``error`` is ``"Type: message"``.
 
-    Equality compares every field but ``wall_s`` and ``rss_mb`` by their ``repr`` (so a NaN
-    metric equals a NaN metric after a round trip through pickle).
+    Equality compares every field but ``wall_s``, ``rss_mb`` and ``measurements`` (machine
+    dependent numbers of the system stresses: slowdown, address-space cap, RSS slope) by
+    their ``repr`` (so a NaN metric equals a NaN metric after a round trip through pickle).
     """
 
     case_id: str
@@ -94,9 +111,10 @@ class CaseResult:
     equity: tuple[float, ...] = ()
     wall_s: float = 0.0
     rss_mb: float = 0.0
+    measurements: dict[str, float] = field(default_factory=dict)
 
     def _key(self) -> str:
-        skip = ("wall_s", "rss_mb")
+        skip = ("wall_s", "rss_mb", "measurements")
         return repr([getattr(self, f) for f in self.__dataclass_fields__ if f not in skip])
 
     def __eq__(self, other: object) -> bool:
@@ -123,7 +141,8 @@ def _strict_error(events: np.ndarray) -> str | None:
     return None
 
 
-def _make_engine(case: StressCase, tick: float, events: np.ndarray) -> Callable[[], Engine]:
+def make_engine(case: StressCase, tick: float, events: np.ndarray) -> Callable[[], Engine]:
+    """A factory of fresh engines for ``case`` (signals and latency draws built once)."""
     st, sys = case.strategy, case.system
     signals = imbalance_signals(events, st.signal_scale_bps) if st.kind == "taker" else None
     draws = _draws(case) if sys is not None and sys.kind in ("latency_spike", "lost_ack") else None
@@ -151,58 +170,17 @@ def _draws(case: StressCase) -> tuple[np.ndarray, np.ndarray]:
     return entry, response
 
 
-def _restart_copy(old: Engine, new: Engine) -> None:
-    """Put every state array of ``old`` (a copy) into the freshly built ``new``."""
-    new.book = copy.deepcopy(old.book)
-    new.trader = copy.deepcopy(old.trader)
-    new.scratch = copy.deepcopy(old.scratch)
-    new.rec = copy.deepcopy(old.rec)
-
-
 def _run_engine(
-    case: StressCase, make: Callable[[], Engine], events: np.ndarray
-) -> tuple[EngineOutput, list[inv.InvariantResult]]:
-    """One run, or the system stress's variant of it, with its extra invariants."""
+    case: StressCase, make: Callable[[], Engine], events: np.ndarray, tick: float
+) -> tuple[EngineOutput, list[inv.InvariantResult], dict[str, float]]:
+    """One run, or the system stress's variant of it (:mod:`l2trader.stress.system`)."""
     sys = case.system
-    engine = make()
     if sys is None or sys.kind in ("latency_spike", "lost_ack"):
-        engine.run(events)
-        return engine.finish(), []
-    if sys.kind == "restart":
-        engine.run(events)
-        whole = engine.finish()
-        ends = np.flatnonzero(events["flags"] & F_LAST)
-        cut = int(ends[len(ends) // 2]) + 1 if len(ends) else 0
-        first, second = make(), make()
-        first.run(events[:cut])
-        _restart_copy(first, second)
-        second.run(events[cut:])
-        out = second.finish()
-        same = inv.output_digest(out) == inv.output_digest(whole)
-        text = f"stopped after {cut} of {len(events)} events; outputs identical: {same}"
-        return out, [inv.InvariantResult("restart_identical", same, text)]
-    return _run_repeated(sys.repeats, make, events)
-
-
-def _run_repeated(
-    repeats: int, make: Callable[[], Engine], events: np.ndarray
-) -> tuple[EngineOutput, list[inv.InvariantResult]]:
-    """Run ``repeats`` times; RSS growth from the 2nd run on must stay under 64 MB."""
-    proc = psutil.Process()
-    rss: list[float] = []
-    out: EngineOutput | None = None
-    for _ in range(max(repeats, 2)):
         engine = make()
         engine.run(events)
-        out = engine.finish()
-        rss.append(proc.memory_info().rss / 2**20)
-    assert out is not None
-    growth = rss[-1] - rss[1]
-    ok = growth <= 64.0
-    text = f"RSS growth from run 2 to run {len(rss)} within 64 MB"  # deterministic when it passes
-    if not ok:
-        text = f"RSS after each run (MB): {[round(r, 1) for r in rss]}; growth {growth:.1f} MB"
-    return out, [inv.InvariantResult("memory_growth", ok, text)]
+        return engine.finish(), [], {}
+    out, extra = system.run_system(case, make, events, tick)
+    return out, list(extra.invariants), extra.measurements
 
 
 def run_case(case: StressCase, loader: EventsLoader) -> CaseResult:
@@ -221,15 +199,17 @@ def run_case(case: StressCase, loader: EventsLoader) -> CaseResult:
 def _run_case(case: StressCase, loader: EventsLoader) -> CaseResult:
     tick = float(loader.tick_size)
     base = _slice(load_events(loader), case.data.duration_s)
+    lost: list[inv.InvariantResult] = []
     if case.scenario is not None:
         stressed, info = case.scenario.apply(base)
         expected, declared = dict(info.expected_issues), not info.keeps_c1
+        lost = _lost_data(base, stressed, info)
     else:
         stressed, expected, declared = base, {}, False
     strict = _strict_error(stressed)
     report = ValidationReport(case.case_id, policy=Policy.REPAIR)
     clean = repair_events(stressed, report)
-    out, extra = _run_engine(case, _make_engine(case, tick, clean), clean)
+    out, extra, measured = _run_engine(case, make_engine(case, tick, clean), clean, tick)
     cash0 = float(case.strategy.engine.initial_cash)
     path = inv.state_path(clean, out.fills, tick, cash0)
     checks = _checks(case, tick, out, path, expected, declared, strict, report, len(stressed),
@@ -240,9 +220,36 @@ def _run_case(case: StressCase, loader: EventsLoader) -> CaseResult:
               **{f"issue_{k}": int(v) for k, v in sorted(report.counts.items())}}  # fmt: skip
     return CaseResult(
         case.case_id, case.strategy.name, case.scenario_name, case.category,
-        inv.case_metrics(out, cash0), (*checks, *extra), counts, None, inv.output_digest(out),
-        ts, eq,
+        inv.case_metrics(out, cash0), (*checks, *lost, *extra), counts, None,
+        inv.output_digest(out), ts, eq, measurements=measured,
     )  # fmt: skip
+
+
+def gap_rules(base: np.ndarray) -> tuple[int, SeqStream | None]:
+    """``(max_silence_ns, seq stream or None)`` under which ``base`` has no gap issue."""
+    book = base["ts_recv"][base["kind"] != KIND_TRADE]
+    longest = int(np.diff(book).max()) if book.size > 1 else 0
+    silence = max(1_000_000_000, 2 * longest)
+    streams: tuple[SeqStream, ...] = ("all", "book", "trade") if (base["seq"] >= 0).any() else ()
+    for stream in streams:
+        if gap_counts(base, check_seq_contiguous=stream).seq_gaps == 0:
+            return silence, stream
+    return silence, None
+
+
+def _lost_data(base: np.ndarray, stressed: np.ndarray, info: TransformInfo) -> list[
+    inv.InvariantResult
+]:  # fmt: skip
+    """``lost_data_detected`` for a data fault that keeps C1 and removed rows (else none)."""
+    if info.category != "data" or not info.keeps_c1 or info.rows_removed == 0:
+        return []
+    silence, stream = gap_rules(base)
+    got = gap_counts(stressed, max_silence_ns=silence, check_seq_contiguous=stream or False)
+    found = got.silences + got.seq_gaps
+    text = (f"gap rules (max_silence_ns={silence}, seq stream {stream}) find {got.silences} "
+            f"silences and {got.seq_gaps} seq jumps ({got.missing_seq} ids missing) after "
+            f"{info.rows_removed} rows were removed")  # fmt: skip
+    return [inv.InvariantResult("lost_data_detected", found > 0, text)]
 
 
 def _checks(

@@ -2,7 +2,8 @@
 
 A :class:`StressCase` is one backtest: a scenario (a :class:`~l2trader.stress.Scenario`, a
 :func:`~l2trader.stress.compose` chain, or None for the unstressed baseline), an optional
-:class:`SystemStress` (latency spikes, lost acks, restart mid-run, memory growth), a
+:class:`SystemStress` (latency spikes, lost acks, restart mid-run, memory growth, CPU
+contention, memory cap, large streamed input), a
 :class:`StrategyUnderTest` and a :class:`DataSlice`. Cases are small picklable values, so
 :func:`~l2trader.stress.runner.run_many` can ship them to any worker.
 
@@ -11,7 +12,7 @@ Suites (each case is run for every strategy, with one baseline per strategy):
 - ``quick``: flash crash, liquidity drought, duplicates, crossed book, latency spikes;
   on the first ``quick_slice_s`` seconds of the data.
 - ``full``: the 18 scenario transforms (5 market, 7 data faults, 6 edge books), one
-  composition (volatility spike then duplicates), and the 4 system stresses; whole data.
+  composition (volatility spike then duplicates), and the 7 system stresses; whole data.
 - ``flash_crash``: three flash crashes (different depth, start and speed).
 
 :func:`reference_market_maker` and :func:`broken_market_maker` are the two strategies the
@@ -24,9 +25,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from l2trader.book.replay import replay
 from l2trader.config import FrozenConfig
@@ -64,7 +66,10 @@ __all__ = [
 
 SuiteName = Literal["quick", "full", "flash_crash"]
 SUITES: tuple[str, ...] = ("quick", "full", "flash_crash")
-SystemKind = Literal["latency_spike", "lost_ack", "restart", "memory"]
+SystemKind = Literal[
+    "latency_spike", "lost_ack", "restart", "memory", "cpu_contention", "memory_cap",
+    "large_stream",
+]  # fmt: skip
 
 
 class StrategyUnderTest(FrozenConfig):
@@ -90,7 +95,17 @@ class SystemStress(FrozenConfig):
       report arrives after the run, later reports queue behind it);
     - ``restart``: the run stops at half the events; a fresh engine gets a copy of every
       state array and finishes it (the result must equal the uninterrupted run);
-    - ``memory``: the case runs ``repeats`` times in the worker; RSS is sampled after each.
+    - ``memory``: the case runs ``repeats`` times in the worker; RSS is sampled after each;
+    - ``cpu_contention``: the case runs again while ``hogs`` busy-loop processes (0: one
+      per core) compete for the cores; outputs must be identical (slowdown measured);
+    - ``memory_cap``: the case runs again in a child process whose address space
+      (``RLIMIT_AS``) is capped at its size after the imports and JIT warm-up plus
+      ``cap_headroom_mb``; it must complete with identical outputs (or, with too small a
+      cap, fail as ``memory_error`` with no output); killed after ``timeout_s``;
+    - ``large_stream``: ``stream_events`` rows (the case's events repeated, shifted in time)
+      are fed through one engine in chunks of ``chunk_events``; every event is processed
+      and the RSS slope after warm-up stays within ``max_rss_slope_mb`` MB per million
+      events (:mod:`l2trader.stress.system`).
     """
 
     kind: SystemKind
@@ -98,6 +113,12 @@ class SystemStress(FrozenConfig):
     delay_ns: int = 250_000_000
     repeats: int = 3
     seed: int = 11
+    hogs: Annotated[int, Field(ge=0, le=256)] = 0
+    cap_headroom_mb: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 256.0
+    timeout_s: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 600.0
+    stream_events: Annotated[int, Field(ge=1)] = 5_000_000
+    chunk_events: Annotated[int, Field(ge=1_000)] = 250_000
+    max_rss_slope_mb: Annotated[float, Field(gt=0.0)] = 16.0
 
     @property
     def name(self) -> str:
@@ -220,7 +241,9 @@ def _full() -> list[Scenario[Any] | Composed | SystemStress]:
         edges.SingleSidedBook(seed=16), edges.EmptyBook(seed=17), edges.OneTickMarket(seed=18),
     ]  # fmt: skip
     combo = compose(scenarios.VolatilitySpike(seed=19), faults.Duplicates(seed=20))
-    system = [SystemStress(kind=k) for k in ("latency_spike", "lost_ack", "restart", "memory")]
+    kinds: tuple[SystemKind, ...] = ("latency_spike", "lost_ack", "restart", "memory",
+                                     "cpu_contention", "memory_cap", "large_stream")  # fmt: skip
+    system = [SystemStress(kind=k) for k in kinds]
     system[1] = SystemStress(kind="lost_ack", frac=0.01, delay_ns=3_600_000_000_000)
     return [*market, *data, *edge, combo, *system]
 
