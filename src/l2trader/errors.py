@@ -6,6 +6,7 @@ value and location::
 
     L2TraderError
     ├── ConfigError (ValueError)        invalid or unknown config keys/values
+    │   └── BundleError                 a deploy bundle cannot be built, read or verified
     ├── DataError                       bad market data; carries source, line, seq
     │   ├── ParseError                  a row/message that cannot be parsed
     │   ├── InvalidValueError           NaN/negative size, price off the tick grid, bad enum
@@ -18,15 +19,18 @@ value and location::
     ├── CatalogError                    catalog layout, manifest or partition problems
     │   └── PartitionNotFoundError      the requested venue/symbol/date has no data
     ├── BookError                       book kernel misuse (e.g. price range overflow)
-    └── ModelError                      a model used before fit, or a corrupt/mismatched artifact
-        └── ArtifactError               checksum mismatch or missing features in a model file
+    ├── ModelError                      a model used before fit, or a corrupt/mismatched artifact
+    │   └── ArtifactError               checksum mismatch or missing features in a model file
+    └── AlertDeliveryError              an alert sink could not deliver an alert
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AlertDeliveryError",
     "ArtifactError",
     "BookError",
+    "BundleError",
     "CatalogError",
     "ChecksumError",
     "ConfigError",
@@ -53,6 +57,10 @@ class L2TraderError(Exception):
 
 class ConfigError(L2TraderError, ValueError):
     """A config value or key is invalid; the message names the key and the value."""
+
+
+class BundleError(ConfigError):
+    """A bundle cannot be built, read, verified or extracted; the message says which file."""
 
 
 class DataError(L2TraderError):
@@ -170,3 +178,7 @@ class JournalCorruptError(JournalError):
     def __init__(self, message: str, issues: tuple[str, ...] = ()) -> None:
         self.issues = issues
         super().__init__(message)
+
+
+class AlertDeliveryError(L2TraderError):
+    """A sink could not deliver an alert (after its retries); the message holds no secret."""

@@ -1,4 +1,4 @@
-"""``l2trader`` command line: ingest, replay, features, fit, backtest, runs, demo and more."""
+"""``l2trader`` command line: ingest, replay, features, fit, backtest, stress, paper, deploy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from l2trader.cli import (
     analyze_cmd,
     backtest_cmd,
     catalog_cmd,
+    config_cmd,
     demo_cmd,
+    deploy_backup_cmd,
+    deploy_check_cmd,
+    deploy_cmd,
+    deploy_run_cmd,
     features_cmd,
     fit_cmd,
     ingest_cmd,
@@ -46,6 +51,12 @@ app.command("analyze")(analyze_cmd.analyze)
 app.command("compare")(analyze_cmd.compare)
 app.add_typer(paper_cmd.app, name="paper")
 app.command("stress")(stress_cmd.stress)
+app.add_typer(config_cmd.app, name="config")
+deploy_cmd.app.command("check")(deploy_check_cmd.check)
+deploy_cmd.app.command("run")(deploy_run_cmd.run)
+deploy_cmd.app.command("backup")(deploy_backup_cmd.backup)
+deploy_cmd.app.command("restore")(deploy_backup_cmd.restore)
+app.add_typer(deploy_cmd.app, name="deploy")
 
 
 def main() -> None:

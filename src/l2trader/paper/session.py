@@ -138,7 +138,7 @@ class Session:
         self.metrics, self.on_arrival = metrics, on_arrival
         self.stats = SessionStats()
         self.latency = LatencyHistogram()
-        self.engine = self._engine()
+        self.engine = self.new_engine()
         self.journal = Journal(config.journal_path, config_json=config.to_json(),
                                config_id=config.id)  # fmt: skip
         try:
@@ -151,7 +151,8 @@ class Session:
         self._queue: asyncio.Queue[Any] | None = None
         self._feed_error: BaseException | None = None
 
-    def _engine(self) -> Engine:
+    def new_engine(self) -> Engine:
+        """A fresh engine of the session's config (strategy, signals, fees, venue model)."""
         cfg = self.config
         fees = cfg.engine.fees or FeeConfig.from_instrument(self.instrument)
         signals = load_signals(cfg.signal.path) if cfg.signal.path else None

@@ -1,0 +1,153 @@
+"""Dotted keys over nested dicts, TOML text, and ``key.sub=value`` assignments.
+
+Helpers of :mod:`l2trader.deploy.settings`: a settings tree is a nested dict of JSON-able
+values addressed by dotted keys (``"paper.queue_size"``).
+
+Examples
+--------
+>>> tree = nest({"paper.queue_size": 64, "paper.data.symbol": "BTCUSDT"})
+>>> tree
+{'paper': {'queue_size': 64, 'data': {'symbol': 'BTCUSDT'}}}
+>>> list(leaves(tree)), get_path(tree, ["paper", "queue_size"]), depth(tree, ("paper", "x"))
+(['paper.queue_size', 'paper.data.symbol'], 64, 0)
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from l2trader.errors import ConfigError
+
+__all__ = [
+    "depth", "get_path", "leaves", "nest", "nulls", "parse_assignment", "put_path", "toml_text",
+]  # fmt: skip
+
+
+def nulls(data: Any) -> Any:
+    """``data`` with each string ``"null"`` replaced by None (TOML has no null)."""
+    if isinstance(data, dict):
+        return {k: nulls(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [nulls(v) for v in data]
+    return None if data == "null" else data
+
+
+def get_path(data: Any, parts: list[str]) -> Any:
+    """The value at ``parts`` in nested dicts ``data``; None if absent."""
+    for part in parts:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def put_path(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    """Set the value at ``parts`` (its parent dicts must exist)."""
+    for part in parts[:-1]:
+        data = data[part]
+    data[parts[-1]] = value
+
+
+def nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted keys -> nested dicts (later keys deep-merge into earlier ones)."""
+    out: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {dotted}: {'.'.join(parts[: i + 1])} is not a table")
+        if isinstance(value, Mapping):
+            value = nest({f"{k}": v for k, v in value.items()})
+            if isinstance(node.get(parts[-1]), dict):
+                value = {**node[parts[-1]], **value}
+        node[parts[-1]] = value
+    return out
+
+
+def leaves(data: Any, prefix: str = "") -> Iterator[str]:
+    """Dotted keys of the non-dict values (and empty dicts) of ``data``, in order."""
+    if isinstance(data, dict) and data:
+        for key, value in data.items():
+            yield from leaves(value, f"{prefix}{key}.")
+    elif prefix:
+        yield prefix[:-1]
+
+
+def depth(data: Any, loc: tuple[str, ...]) -> int:
+    """How many parts of ``loc`` a layer's data sets (its value covers the rest); 0 = none."""
+    for n, part in enumerate(loc):
+        if not isinstance(data, dict):
+            return n
+        if part not in data:
+            return 0
+        data = data[part]
+    return len(loc)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None)
+        return "{" + ", ".join(items) + "}"
+    raise ConfigError(f"cannot write {type(value).__name__} to TOML")
+
+
+def toml_text(data: dict[str, Any], prefix: str = "") -> str:
+    """TOML document of JSON-able ``data``; None values are left out.
+
+    Scalars and arrays come first, then one ``[a.b]`` table per nested dict; dicts inside
+    arrays become inline tables.
+
+    Examples
+    --------
+    >>> print(toml_text({"name": "x", "rules": [{"a": 1}], "log": {"file": None, "level": "INFO"}}))
+    name = "x"
+    rules = [{a = 1}]
+    <BLANKLINE>
+    [log]
+    level = "INFO"
+    <BLANKLINE>
+    """
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items()
+             if v is not None and not isinstance(v, dict)]  # fmt: skip
+    for key, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{prefix}{key}]\n" + toml_text(table, f"{prefix}{key}.").strip())
+    return "\n".join(lines).strip() + "\n"
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``"key.sub=value"`` -> ``("key.sub", value)``: value as a TOML scalar, else JSON, else text.
+
+    Examples
+    --------
+    >>> parse_assignment("paper.queue_size=64"), parse_assignment("name=demo")
+    (('paper.queue_size', 64), ('name', 'demo'))
+    >>> parse_assignment("backup.every_s=null"), parse_assignment('log.file="a=b.log"')
+    (('backup.every_s', None), ('log.file', 'a=b.log'))
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or any(not part for part in key.split(".")):
+        raise ConfigError("--set: expected key.sub=value (a dotted key, '=', a value)")
+    raw = raw.strip()
+    try:
+        return key, tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
