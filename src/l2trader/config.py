@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from l2trader.errors import ConfigError
 
-__all__ = ["FrozenConfig"]
+__all__ = ["FrozenConfig", "toml_text"]
 
 
 class FrozenConfig(BaseModel):
@@ -77,7 +77,7 @@ class FrozenConfig(BaseModel):
 
     def to_toml(self) -> str:
         """TOML form: nested configs become ``[a.b]`` tables; values are JSON-compatible."""
-        return _dump_toml(self.model_dump(mode="json"))
+        return toml_text(self.model_dump(mode="json"))
 
 
 def _toml_value(value: Any) -> str:
@@ -89,11 +89,28 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # inside an array: an inline table
+        items = (f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None)
+        return "{" + ", ".join(items) + "}"
     raise ConfigError(f"cannot write {type(value).__name__} value {value!r} to TOML")
 
 
-def _dump_toml(data: dict[str, Any], prefix: str = "") -> str:
-    """Scalars first, then one ``[a.b]`` table per nested dict (recursively); None is omitted."""
+def toml_text(data: dict[str, Any], prefix: str = "") -> str:
+    """TOML document of JSON-able ``data``; None values are left out.
+
+    Scalars and arrays come first, then one ``[a.b]`` table per nested dict; dicts inside
+    arrays become inline tables.
+
+    Examples
+    --------
+    >>> print(toml_text({"name": "x", "rules": [{"a": 1}], "log": {"file": None, "level": "INFO"}}))
+    name = "x"
+    rules = [{a = 1}]
+    <BLANKLINE>
+    [log]
+    level = "INFO"
+    <BLANKLINE>
+    """
     lines = [
         f"{k} = {_toml_value(v)}"
         for k, v in data.items()
@@ -103,5 +120,5 @@ def _dump_toml(data: dict[str, Any], prefix: str = "") -> str:
         if isinstance(table, dict):
             name = f"{prefix}{key}"
             lines.append(f"\n[{name}]")
-            lines.append(_dump_toml(table, f"{name}.").rstrip("\n"))
+            lines.append(toml_text(table, f"{name}.").rstrip("\n"))
     return "\n".join(line for line in lines if line) + "\n"

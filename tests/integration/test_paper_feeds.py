@@ -187,6 +187,48 @@ def test_disconnect_reconnects_resyncs_and_ends_with_the_correct_book(
 
 
 @pytest.mark.shared_data
+def test_operator_restart_reconnects_resyncs_and_ends_with_the_correct_book(
+    shared_data: Path,
+) -> None:
+    # Arrange: an alert's "restart_feed" response drops the client's connection mid-stream
+    venue, symbol, market = SYMBOLS[0]
+    expected = _reader_events(shared_data, venue, symbol)
+    ws, http = _files(shared_data, venue)
+    capture = load_capture([ws], [http])
+
+    async def run() -> tuple[np.ndarray, BinanceDepthClient, BinanceReplayServer, bool]:
+        async with BinanceReplayServer(capture, speed=20.0) as server:
+            client = BinanceDepthClient(
+                server.ws_url, server.rest_url(symbol, market), symbol=symbol,
+                instrument=_instrument(http, venue, symbol), market=market,
+                stale_after_s=5.0, backoff=(0.05, 0.5),
+            )  # fmt: skip
+            out: list[np.ndarray] = []
+
+            async def consume() -> None:
+                async for rows in client:
+                    out.append(rows)
+
+            task = asyncio.create_task(consume())
+            while client.stats.messages < 40 or not client.synced:
+                await asyncio.sleep(0.005)
+            restarted = client.restart()  # Act
+            await asyncio.wait_for(_settled(server, client), SETTLE_TIMEOUT_S)
+            client.stop()
+            await asyncio.wait_for(task, SETTLE_TIMEOUT_S)
+            return collect(out), client, server, restarted
+
+    got, client, server, restarted = asyncio.run(run())
+    # Assert
+    assert restarted
+    assert server.stats.connections == 2
+    assert (client.stats.disconnects, client.stats.reconnects) == (1, 1)
+    assert client.stats.snapshots == 2
+    assert _same_book(got, expected)
+    assert np.all(np.diff(got["ts_recv"]) >= 0)
+
+
+@pytest.mark.shared_data
 def test_stall_raises_exactly_one_stale_alert(shared_data: Path) -> None:
     # Arrange: replay as fast as possible, the venue goes silent for 1 s mid-way
     venue, symbol, market = SYMBOLS[0]

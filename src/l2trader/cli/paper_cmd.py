@@ -43,6 +43,8 @@ from l2trader.paper.recovery import checkpoint_position
 from l2trader.paper.service import create_app, serve
 from l2trader.paper.session import Session, SessionResult
 from l2trader.paper.validate import ParityReport, backtest_output, compare_outputs, output_tables
+from l2trader.paper.validation_task import MarketSampler, live_validator, validate_live
+from l2trader.paper.warmup import warm_up
 
 __all__ = [
     "app",
@@ -77,18 +79,44 @@ def run_session(config: PaperConfig, *, resume: bool, service: bool = False) -> 
     """Run a session in the foreground (signals stop it gracefully); print its summary."""
     inst = resolve_instrument(config.data)
     metrics = LiveMetrics(inst.tick_size, book_in_ticks=True) if service else None
-    session = Session(config, resume=resume, metrics=metrics)
+    sampler = MarketSampler(lambda: session.engine, inst.tick_size, config.engine.grid_ns)
+    session = Session(config, resume=resume, metrics=metrics,
+                      on_arrival=sampler.sample if service else None)  # fmt: skip
 
     async def main() -> SessionResult:
         if metrics is None:
             return await session.run(handle_signals=True)
-        handle = await serve(create_app(metrics), config.service.host, config.service.port)
-        console.print(f"service: {handle.url}")
-        async with handle:
-            return await session.run(handle_signals=True)
+        return await _served(session, metrics, sampler)
 
     result = asyncio.run(main())
     _print_result(result)
+    return result
+
+
+async def _served(session: Session, metrics: LiveMetrics, sampler: MarketSampler) -> SessionResult:
+    """The session with its HTTP service and live validation; print the live verdict."""
+    cfg = session.config
+    warm_up(session.new_engine)  # compile first: the service never stalls on it
+    validator = live_validator(cfg.strategy.kind, cfg.engine.initial_cash, sampler.tick_size,
+                               cfg.engine.feed_ns, cfg.live_checks)  # fmt: skip
+    handle = await serve(create_app(metrics), cfg.service.host, cfg.service.port)
+    console.print(f"service: {handle.url} (dashboard, /metrics, /healthz)")
+    task = None
+    if validator is not None:
+        task = asyncio.get_running_loop().create_task(validate_live(
+            lambda: session.engine, metrics, validator, sampler, cfg.validate_every_s))  # fmt: skip
+    async with handle:
+        try:
+            result = await session.run(handle_signals=True)
+        finally:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+    live = metrics.validation
+    if live is not None:
+        verdict = "PASS" if live["passed"] else "FAIL"
+        console.print(f"live validation (last, {live['n_state']} states, {live['n_fills']} "
+                      f"fills): {verdict}")  # fmt: skip
     return result
 
 

@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from l2trader.config import toml_text
 from l2trader.errors import ConfigError
 
 __all__ = [
@@ -87,45 +88,6 @@ def depth(data: Any, loc: tuple[str, ...]) -> int:
             return 0
         data = data[part]
     return len(loc)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = (f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None)
-        return "{" + ", ".join(items) + "}"
-    raise ConfigError(f"cannot write {type(value).__name__} to TOML")
-
-
-def toml_text(data: dict[str, Any], prefix: str = "") -> str:
-    """TOML document of JSON-able ``data``; None values are left out.
-
-    Scalars and arrays come first, then one ``[a.b]`` table per nested dict; dicts inside
-    arrays become inline tables.
-
-    Examples
-    --------
-    >>> print(toml_text({"name": "x", "rules": [{"a": 1}], "log": {"file": None, "level": "INFO"}}))
-    name = "x"
-    rules = [{a = 1}]
-    <BLANKLINE>
-    [log]
-    level = "INFO"
-    <BLANKLINE>
-    """
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items()
-             if v is not None and not isinstance(v, dict)]  # fmt: skip
-    for key, table in data.items():
-        if isinstance(table, dict):
-            lines.append(f"\n[{prefix}{key}]\n" + toml_text(table, f"{prefix}{key}.").strip())
-    return "\n".join(lines).strip() + "\n"
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -13,6 +13,8 @@ scheduled backups (:class:`~l2trader.deploy.backup.BackupScheduler`, SQLite onli
   ``l2t_alerts_active``, ``l2t_alert_firings_total{rule}``,
   ``l2t_alert_deliveries_total{sink,outcome}``, ``l2t_feed_stale_seconds`` and
   ``l2t_backup_last_success_timestamp_seconds``.
+- Live validation: every ``paper.validate_every_s`` the analyzer's metrics and checks over
+  the rows so far (:mod:`l2trader.paper.validation_task`), on the dashboard and ``/metrics``.
 - Alerts: every ``alerts.eval_every_s`` the rules see :class:`AlertInputs` built from the
   live metrics; each event is journaled (``events`` table, kind ``"alert"``) on the loop
   thread, then queued for the sinks; a rule's automatic response goes through
@@ -51,6 +53,7 @@ from l2trader.paper.journal import Journal
 from l2trader.paper.live_metrics import LiveMetrics
 from l2trader.paper.service import create_app, serve
 from l2trader.paper.session import Session, SessionResult
+from l2trader.paper.validation_task import MarketSampler, live_validator, validate_live
 from l2trader.paper.warmup import warm_up
 
 __all__ = ["DeployedService", "has_session", "service_file"]
@@ -97,6 +100,12 @@ class DeployedService:
         self.alerts = AlertManager(settings.alerts, token, respond=self._respond)
         self.backups = _scheduler(settings)
         self.metrics.add_collector(_ServiceCollector(self))
+        paper = settings.paper
+        self.sampler = MarketSampler(lambda: self.session.engine, inst.tick_size,
+                                     paper.engine.grid_ns)  # fmt: skip
+        self.validator = live_validator(paper.strategy.kind, paper.engine.initial_cash,
+                                        inst.tick_size, paper.engine.feed_ns,
+                                        paper.live_checks)  # fmt: skip
         self.last_arrival_ns = time.monotonic_ns()
         self._errors: deque[int] = deque()
         self._overflows: deque[tuple[int, int]] = deque()
@@ -107,6 +116,7 @@ class DeployedService:
 
     def _arrived(self, arrivals: int) -> None:
         self.last_arrival_ns = time.monotonic_ns()
+        self.sampler.sample()
 
     def feed_stale_s(self) -> float:
         """Seconds since the last arrival was processed (wall clock)."""
@@ -200,12 +210,18 @@ class DeployedService:
         self.url = handle.url
         _write_json(service_file(self.settings), {"url": self.url, "pid": os.getpid()})
         logger.info("service started", extra={"url": self.url, "journal": str(paper.journal)})
-        alert_task = asyncio.get_running_loop().create_task(self._alert_loop())
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self._alert_loop())]
+        if self.validator is not None:
+            tasks.append(loop.create_task(validate_live(
+                lambda: self.session.engine, self.metrics, self.validator, self.sampler,
+                paper.validate_every_s)))  # fmt: skip
         try:
             result = await self.session.run(handle_signals=True)
         finally:
-            alert_task.cancel()
-            await asyncio.gather(alert_task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await handle.stop()
             self._shutdown()
         logger.info(

@@ -11,6 +11,8 @@ sections (the same engine, strategy and venue model as ``l2trader backtest``), p
 - ``queue_size``: bound of the feed -> engine queue (backpressure: the feed waits);
 - ``max_blocked_ms``: a feed put blocked longer than this raises a ``backpressure`` alert;
 - ``checkpoint_every``: arrivals (batches sharing one ``ts_recv``) between engine snapshots;
+- ``validate_every_s`` / ``[live_checks]``: period and checks of the live validation
+  (:mod:`l2trader.paper.validation_task`; default checks: the strategy kind's);
 - ``[service]``: host and port of the session's HTTP service (health/metrics; served by the
   deploy stage, not by :mod:`l2trader.paper.session`).
 
@@ -38,6 +40,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from l2trader.analysis.checks import ChecksConfig
 from l2trader.config import FrozenConfig
 from l2trader.data.catalog import Catalog
 from l2trader.data.instruments import Instrument, lookup
@@ -90,6 +93,10 @@ class PaperConfig(FrozenConfig):
     max_blocked_ms: float = Field(default=1000.0, gt=0)
     checkpoint_every: int = Field(default=100, ge=1)
     service: ServiceSpec = ServiceSpec()
+    validate_every_s: float = Field(default=5.0, gt=0)
+    """Seconds between live validations (analyzer metrics + checks) while serving."""
+    live_checks: ChecksConfig | None = None
+    """Checks of the live validation; None = the strategy kind's default checks."""
 
     @property
     def journal_path(self) -> Path:

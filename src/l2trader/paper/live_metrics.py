@@ -29,6 +29,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from l2trader.errors import ConfigError
+from l2trader.paper.live_validation import ValidationSink, validation_families
 from l2trader.schema import FILL_DTYPE
 from l2trader.units import NS_PER_SECOND, tick_decimals
 
@@ -118,7 +119,7 @@ class _EquitySeries:
         return {"ts_ns": ts, "equity": eq}
 
 
-class LiveMetrics:
+class LiveMetrics(ValidationSink):
     """Counters, gauges and recent history of one paper session, for the dashboard and Prometheus.
 
     Parameters
@@ -282,8 +283,8 @@ class LiveMetrics:
 
         Keys: ``version``, ``ts_ns``, ``tick_size``, ``price_decimals``, ``equity``, ``cash``,
         ``position``, ``pnl``, ``drawdown``, ``max_drawdown``, ``equity_series`` (``ts_ns`` and
-        ``equity`` lists),
-        ``book``, ``fills`` and ``alerts`` (newest first), ``counters``, ``latency`` (ns).
+        ``equity`` lists), ``book``, ``fills`` and ``alerts`` (newest first), ``counters``,
+        ``latency`` (ns), ``validation`` (the last :meth:`on_validation` dict, or None).
         """
         has_state = self.state_ts_ns >= 0
         series = self._series.points(self.state_ts_ns, self.equity) if has_state else None
@@ -311,6 +312,7 @@ class LiveMetrics:
                 "fees": self.fees,
             },
             "latency": self._latency(),
+            "validation": self.validation,
         }
 
     def _book(self) -> dict[str, Any]:
@@ -380,6 +382,7 @@ class _Collector(Collector):
         yield _counter_by("l2t_fills", "Fills by side.", "side", m.fills_by_side)
         yield _counter_by("l2t_fill_qty", "Filled qty (base units).", "side", m.fill_qty_by_side)
         yield _counter_by("l2t_alerts", "Alerts fired by kind.", "kind", m.alerts_by_kind)
+        yield from validation_families(m.validation)
 
 
 def _counter_by(name: str, doc: str, label: str, values: dict[str, Any]) -> Metric:

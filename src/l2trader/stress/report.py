@@ -6,7 +6,9 @@ JSON keys: the C9 Report keys (``run_id``, ``config_id``, ``code_version``,
 metrics_delta{}, score}]``, ``passed``, ``strategy_id`` of the first strategy (the one under
 test), ``created_ns`` (wall clock, ns), and ``strategies[]``
 with the same fields for every strategy plus its category scores, verdict and invariant
-violations (``case``, ``invariant``, ``evidence``). NaN is written as null.
+violations (``case``, ``invariant``, ``evidence``) and the system stresses' machine-dependent
+``measurements`` (slowdown under CPU contention, memory cap, RSS slope; not scored). NaN is
+written as null.
 
 The HTML page (inline CSS, PNGs as base64 data URIs, no script, no external reference)
 shows per strategy: the score table, a scenario x metric heatmap of the deltas vs the
@@ -81,6 +83,7 @@ def _strategy_entry(
                        "score": c.score, "survival": c.survival, "invariants": c.invariants,
                        "degradation": c.degradation} for c in score.cases],
         "violations": violations,
+        "measurements": [{"case": r.case_id, **r.measurements} for r in mine if r.measurements],
     }  # fmt: skip
 
 
@@ -200,6 +203,11 @@ def _section(entry: dict[str, Any], results: Sequence[CaseResult], plots: bool) 
         eq = _equity_grid(entry["strategy"], results)
         parts.append(f'<img alt="equity vs baseline" src="data:image/png;base64,{eq}">')
     parts.append("<h3>Invariant violations</h3>" + _table(entry["violations"]))
+    for row in entry.get("measurements", []):
+        rows = [{"measurement": k, "value": v} for k, v in row.items() if k != "case"]
+        parts.append(f"<h3>System measurements: {escape(str(row['case']))}</h3>"
+                     '<p class="note">machine-dependent; not part of the score</p>'
+                     + _table(rows))  # fmt: skip
     return "".join(parts)
 
 

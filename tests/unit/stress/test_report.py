@@ -59,3 +59,24 @@ def test_html_is_self_contained_with_heatmap_equity_and_violations(tmp_path: Pat
     assert "max 0.2 base units &gt; limit 0.1" in html
     assert "http" not in html
     assert "<script" not in html
+
+
+def test_system_measurements_and_identity_are_reported_but_not_scored(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    base = _result("baseline", "baseline", -1.0, True)
+    cpu = CaseResult("mm/system_cpu_contention", "mm", "system_cpu_contention", "system",
+                     base.metrics, base.invariants, {}, equity_ts=base.equity_ts,
+                     equity=base.equity, measurements={"slowdown": 2.5})  # fmt: skip
+    results = [base, cpu]
+    cfg = ScoreConfig()
+    report = build_report(results, score_results(results, cfg), cfg, run_id="r", config_id="c",
+                          data_fingerprint="d", strategy_ids={"mm": "a" * 64})  # fmt: skip
+
+    _, html_path = write_report(report, results, tmp_path)
+
+    assert report["strategies"][0]["measurements"] == [
+        {"case": "mm/system_cpu_contention", "slowdown": 2.5}]  # fmt: skip
+    assert report["strategy_id"] == "a" * 64
+    assert report["passed"] is True
+    assert report["created_ns"] > 0
+    assert "System measurements: mm/system_cpu_contention" in html_path.read_text()
