@@ -81,6 +81,8 @@ def test_quick_suite_on_the_real_usdm_capture(shared_data: Path) -> None:
     ref = [r for r in results if r.strategy == "reference_mm"]
     assert [(r.scenario, n) for r in ref for n, ok in _checks(r).items() if ok is False] == []
     assert scores[0].overall > scores[1].overall
+    assert scores[0].passed
+    assert not scores[1].passed  # it breaches the desk's position limit
     assert report["score_0_100"] == pytest.approx(scores[0].overall)
 
 
@@ -96,5 +98,8 @@ def test_full_suite_on_the_real_usdm_capture_runs_every_case(shared_data: Path) 
     assert len(results) == 2 * 27  # 18 transforms, 1 composition, 7 system, baseline
     assert all(r.error is None for r in results)
     scores = score_results(results, ScoreConfig())
-    assert scores[0].overall > scores[1].overall
+    assert scores[0].overall > scores[1].overall  # measured: 99.1 vs 92.5
+    assert scores[0].passed
+    assert not scores[1].passed
+    assert "broken_mm/baseline: position_limit" in scores[1].critical
     assert np.isfinite([s.overall for s in scores]).all()

@@ -164,11 +164,16 @@ def print_scores(scores: list[StrategyScore]) -> None:
     """A table: strategy, overall, each category, verdict."""
     cats = list(dict.fromkeys(c for s in scores for c in s.categories))
     table = Table(title="stress scores (0-100)")
-    for col in ["strategy", "overall", *cats, "verdict"]:
-        table.add_column(col, justify="left" if col == "strategy" else "right")
+    names = max((len(s.strategy) for s in scores), default=8)
+    table.add_column("strategy", min_width=names, no_wrap=True)
+    for col in ["overall", *cats, "breaches", "verdict"]:
+        table.add_column(col, justify="right")
     for s in scores:
         cells = [f"{s.categories[c]:.1f}" if c in s.categories else "-" for c in cats]
-        table.add_row(s.strategy, f"{s.overall:.1f}", *cells, "PASS" if s.passed else "FAIL")
+        table.add_row(s.strategy, f"{s.overall:.1f}", *cells, str(len(s.critical)),
+                      "PASS" if s.passed else "FAIL")  # fmt: skip
+    console.print("breaches: cases that violated a critical invariant (risk limit, kill switch, "
+                  "conservation); any one fails the verdict")  # fmt: skip
     console.print(table)
 
 

@@ -201,6 +201,8 @@ class Journal:
         """Insert ``rows`` per table with fresh seqs plus the commit marker; return its seq."""
         seq = first = self.last_seq + 1
         for table, table_rows in rows.items():
+            if table == "checkpoints":  # covers every row inserted before it (None: fill in)
+                table_rows = [(seq - 1 if r[0] is None else r[0], *r[1:]) for r in table_rows]
             marks = ", ".join("?" * (len(table_rows[0]) + 1)) if table_rows else ""
             self._conn.executemany(
                 f"INSERT INTO {table} VALUES ({marks})",
@@ -215,10 +217,13 @@ class Journal:
     def append(self, *, intents: NDArray[np.void] | None = None,
                order_events: NDArray[np.void] | None = None,
                fills: NDArray[np.void] | None = None,
-               state: NDArray[np.void] | None = None) -> int:  # fmt: skip
+               state: NDArray[np.void] | None = None,
+               checkpoint: tuple[bytes, int] | None = None) -> int:  # fmt: skip
         """Write the given C5-C7 rows in one transaction (all or nothing); return its seq.
 
         Nothing is written (and the current :attr:`last_seq` returned) when all are empty.
+        ``checkpoint`` = ``(engine_state, ts_recv)`` is stored in the same transaction, after
+        the rows, covering them (a live session: no row is ever newer than its checkpoint).
 
         Raises
         ------
@@ -240,6 +245,10 @@ class Journal:
                 )
             if arr.size:
                 rows[table] = arr.tolist()
+        if rows and checkpoint is not None:
+            blob = bytes(checkpoint[0])
+            rows["checkpoints"] = [(None, int(checkpoint[1]), hashlib.sha256(blob).hexdigest(),
+                                    blob)]  # fmt: skip
         return self._write(rows) if rows else self.last_seq
 
     def checkpoint(self, engine_state: bytes, *, ts_recv: int = -1) -> int:

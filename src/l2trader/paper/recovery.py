@@ -86,9 +86,14 @@ def engine_rows(engine: Engine) -> dict[str, NDArray[np.void]]:
     return {t: buf[: int(est[slot])] for t, buf, slot in triples}
 
 
-def snapshot_engine(engine: Engine, pos: Position) -> bytes:
-    """Checkpoint blob: every engine state array (not the record buffers) and ``pos``."""
-    arrays: dict[str, NDArray[Any]] = {f"book_{n}": getattr(engine.book, n) for n in _BOOK}
+def snapshot_engine(engine: Engine, pos: Position, *, with_book: bool = True) -> bytes:
+    """Checkpoint blob: every engine state array (not the record buffers) and ``pos``.
+
+    ``with_book=False`` leaves the book out (a live feed resyncs it on resume).
+    """
+    arrays: dict[str, NDArray[Any]] = (
+        {f"book_{n}": getattr(engine.book, n) for n in _BOOK} if with_book else {}
+    )
     arrays.update({f"trader_{n}": a for n, a in zip(S.Trader._fields, engine.trader, strict=True)})
     arrays.update({f"scratch_{n}": a for n, a in zip(S.Scratch._fields, engine.scratch,
                                                       strict=True)})  # fmt: skip

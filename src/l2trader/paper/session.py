@@ -308,9 +308,14 @@ class Session:
             self.on_arrival(pos.arrivals)
 
     def _commit(self) -> dict[str, NDArray[np.void]]:
+        """Journal new rows; live feeds (no replay on resume) checkpoint in the same txn."""
         new = self.cursor.new_rows(self.engine)
         if new:
-            self.journal.append(**{k: new[k] for k in new})
+            live = self.config.feed.kind != "replay"
+            ts = int(self.engine.trader.est[S.ES_LAST_TS])
+            ckpt = (snapshot_engine(self.engine, self.pos, with_book=False), ts) if live else None
+            self.stats.checkpoints += live
+            self.journal.append(**new, checkpoint=ckpt)
             self.cursor.committed(new)
             self.stats.commits += 1
         return new

@@ -73,6 +73,8 @@ def _strategy_entry(
                "op": ">=", "passed": score.overall >= cfg.min_overall}]  # fmt: skip
     checks += [{"name": f"category.{k}", "value": v, "threshold": cfg.min_category, "op": ">=",
                 "passed": v >= cfg.min_category} for k, v in score.categories.items()]  # fmt: skip
+    checks.append({"name": "critical_invariants", "value": len(score.critical), "threshold": 0,
+                   "op": "==", "passed": not score.critical})  # fmt: skip
     violations = [{"case": r.case_id, "invariant": i.name, "evidence": i.evidence}
                   for r in mine for i in r.invariants if i.passed is False]  # fmt: skip
     return {
@@ -82,7 +84,7 @@ def _strategy_entry(
         "scenarios": [{"name": c.scenario, "category": c.category, "metrics_delta": c.metrics_delta,
                        "score": c.score, "survival": c.survival, "invariants": c.invariants,
                        "degradation": c.degradation} for c in score.cases],
-        "violations": violations,
+        "violations": violations, "critical": list(score.critical),
         "measurements": [{"case": r.case_id, **r.measurements} for r in mine if r.measurements],
     }  # fmt: skip
 

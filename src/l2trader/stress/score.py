@@ -18,8 +18,11 @@ Per case (weights from :class:`ScoreConfig`, default 40 / 30 / 30)::
 A category score is the mean of its cases' scores (categories: ``baseline``, ``market``,
 ``data``, ``edge``, ``system``); the overall score is the mean of the category scores
 weighted by ``category_weights`` (categories without cases are left out and the weights
-renormalised). A strategy passes when ``overall >= min_overall`` and every category score
-``>= min_category``.
+renormalised). A strategy passes when ``overall >= min_overall``, every category score
+``>= min_category`` **and** no case violated a critical invariant (``critical_invariants``:
+the desk's position and drawdown limits, the kill switch then flat, conservation of events).
+A breached risk limit is a failure whatever the points: a strategy that breaches its
+position limit in every case still loses only a few invariant points per case.
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class ScoreConfig(FrozenConfig):
     category_weights: dict[str, NonNeg] = Field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
     min_overall: NonNeg = 90.0
     min_category: NonNeg = 80.0
+    critical_invariants: tuple[str, ...] = (
+        "position_limit", "drawdown_limit", "kill_switch", "conservation",
+    )  # fmt: skip
+    """Invariants whose violation in any case fails the strategy's verdict."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class StrategyScore:
     categories: dict[str, float]
     overall: float
     passed: bool
+    critical: tuple[str, ...] = ()
+    """``case_id: invariant`` of every critical invariant violated (any fails the verdict)."""
 
 
 def _f(extra_loss: float, scale: float) -> float:
@@ -151,8 +160,9 @@ def score_results(results: Sequence[CaseResult], cfg: ScoreConfig) -> list[Strat
             cats.setdefault(c.category, []).append(c.score)
         categories = {k: sum(v) / len(v) for k, v in cats.items()}
         overall = _weighted(categories, cfg.category_weights)
-        passed = overall >= cfg.min_overall and all(
-            v >= cfg.min_category for v in categories.values()
-        )
-        out.append(StrategyScore(name, cases, categories, overall, passed))
+        critical = tuple(f"{r.case_id}: {i.name}" for r in mine for i in r.invariants
+                         if i.passed is False and i.name in cfg.critical_invariants)  # fmt: skip
+        passed = (overall >= cfg.min_overall and not critical
+                  and all(v >= cfg.min_category for v in categories.values()))  # fmt: skip
+        out.append(StrategyScore(name, cases, categories, overall, passed, critical))
     return out

@@ -76,3 +76,22 @@ def test_category_means_are_weighted_into_the_overall_score_and_the_verdict() ->
 def test_a_strategy_without_baseline_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="baseline"):
         score_results([_result("a", "market", 0.0, 0.0, [True])], ScoreConfig())
+
+
+def test_a_breached_risk_limit_fails_the_verdict_whatever_the_points() -> None:
+    # one position-limit breach out of 10 invariants: 97 points, above every threshold
+    breach = [InvariantResult("position_limit", False, "0.05 > 0.02")] + [
+        InvariantResult(f"c{i}", True, "") for i in range(9)]  # fmt: skip
+    base = _result("baseline", "baseline", 0.0, 0.0, [True])
+    hit = CaseResult("s/crash", "s", "crash", "market", {"pnl": 0.0, "max_drawdown": 0.0},
+                     tuple(breach), {})  # fmt: skip
+    lenient = ScoreConfig(critical_invariants=())
+
+    (strict,) = score_results([base, hit], ScoreConfig())
+    (points_only,) = score_results([base, hit], lenient)
+
+    assert strict.overall == pytest.approx(points_only.overall)
+    assert strict.categories["market"] == pytest.approx(97.0)
+    assert strict.critical == ("s/crash: position_limit",)
+    assert strict.passed is False
+    assert points_only.passed is True
