@@ -61,9 +61,18 @@ def _reader_events(shared: Path, venue: str, symbol: str) -> np.ndarray:
 
 
 def _run_client(
-    shared: Path, venue: str, symbol: str, market: Market, **server_kw: Any
+    shared: Path,
+    venue: str,
+    symbol: str,
+    market: Market,
+    restart_at: int | None = None,
+    **server_kw: Any,
 ) -> tuple[np.ndarray, BinanceDepthClient, BinanceReplayServer, list[FeedAlert]]:
-    """Replay the capture to a client until it received every frame sent and is in sync."""
+    """Replay the capture to a client until it received every frame sent and is in sync.
+
+    ``restart_at``: once the synced client received that many messages, it restarts itself
+    (an operator's ``restart_feed``); the run fails if there was no connection to drop.
+    """
     ws, http = _files(shared, venue)
     capture = load_capture([ws], [http])
 
@@ -81,6 +90,10 @@ def _run_client(
                     out.append(rows)
 
             task = asyncio.create_task(consume())
+            if restart_at is not None:
+                while client.stats.messages < restart_at or not client.synced:
+                    await asyncio.sleep(0.005)
+                assert client.restart()
             await asyncio.wait_for(_settled(server, client), SETTLE_TIMEOUT_S)
             alerts = list(client.alerts)
             client.stop()
@@ -193,34 +206,10 @@ def test_operator_restart_reconnects_resyncs_and_ends_with_the_correct_book(
     # Arrange: an alert's "restart_feed" response drops the client's connection mid-stream
     venue, symbol, market = SYMBOLS[0]
     expected = _reader_events(shared_data, venue, symbol)
-    ws, http = _files(shared_data, venue)
-    capture = load_capture([ws], [http])
-
-    async def run() -> tuple[np.ndarray, BinanceDepthClient, BinanceReplayServer, bool]:
-        async with BinanceReplayServer(capture, speed=20.0) as server:
-            client = BinanceDepthClient(
-                server.ws_url, server.rest_url(symbol, market), symbol=symbol,
-                instrument=_instrument(http, venue, symbol), market=market,
-                stale_after_s=5.0, backoff=(0.05, 0.5),
-            )  # fmt: skip
-            out: list[np.ndarray] = []
-
-            async def consume() -> None:
-                async for rows in client:
-                    out.append(rows)
-
-            task = asyncio.create_task(consume())
-            while client.stats.messages < 40 or not client.synced:
-                await asyncio.sleep(0.005)
-            restarted = client.restart()  # Act
-            await asyncio.wait_for(_settled(server, client), SETTLE_TIMEOUT_S)
-            client.stop()
-            await asyncio.wait_for(task, SETTLE_TIMEOUT_S)
-            return collect(out), client, server, restarted
-
-    got, client, server, restarted = asyncio.run(run())
+    # Act
+    got, client, server, _ = _run_client(shared_data, venue, symbol, market, restart_at=40,
+                                         speed=20.0)  # fmt: skip
     # Assert
-    assert restarted
     assert server.stats.connections == 2
     assert (client.stats.disconnects, client.stats.reconnects) == (1, 1)
     assert client.stats.snapshots == 2

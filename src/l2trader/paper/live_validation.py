@@ -45,7 +45,7 @@ from l2trader.analysis import (
     risk,
     trades,
 )
-from l2trader.analysis.analyze import flat_metrics
+from l2trader.analysis.analyze import SECTIONS, flat_metrics
 from l2trader.analysis.checks import CheckResult, ChecksConfig, evaluate_checks, verdict
 from l2trader.analysis.inputs import Calendar, MarketSeries, RunInputs
 from l2trader.errors import ConfigError, InvalidValueError, L2TraderError
@@ -62,15 +62,9 @@ __all__ = [
     "validation_families",
 ]
 
-LIVE_SECTIONS: Final = (
-    "performance",
-    "risk",
-    "drawdowns",
-    "benchmark",
-    "trades",
-    "microstructure",
-    "execution",
-)
+NOT_LIVE: Final = ("signals", "regimes")
+"""Sections left out live: they need the signal series and the whole run's terciles."""
+LIVE_SECTIONS: Final = tuple(s for s in SECTIONS if s not in NOT_LIVE)
 """Analyzer sections computed live, in the report's order (first section wins a name clash)."""
 
 LIVE_METRICS: Final = (
