@@ -33,6 +33,9 @@ TICK = 0.01
 N_BATCHES = 50
 CKPT_EVERY = 5
 KILLS_PER_SEED = 3
+PACE_S = 0.0015  # the killed driver's pause per batch: 3 kills (<= 7 batches read + a <= 10 ms
+# sleep each) stay well inside the 50 batches (measured flaky unpaced: a quiet machine wrote
+# all 50 before the third kill)
 
 
 @dataclass
@@ -106,6 +109,8 @@ def drive(
     with kind(path, session_id=f"crash-{seed}", config_id="crash-test") as journal:
         sim = recover(journal)
         for b in range(sim.next_batch, n_batches):
+            if report:  # paced like arrivals: a kill lands before the run ends (>= 1.5 ms/batch)
+                time.sleep(PACE_S)
             if b % CKPT_EVERY == 0 and b > sim.ckpt_batch:
                 state = {"pf": np.array([sim.position, sim.cash, sim.fees]),
                          "ids": np.array([sim.next_id, b])}  # fmt: skip
