@@ -34,10 +34,8 @@ CLI = "from l2trader.cli.main import main; main()"
 
 def _config(tmp: Path) -> Path:
     inst = lookup("synthetic", "SYN")
-    ev = realistic_events(np.random.default_rng(11), 60_000, start_ticks=10_000)
-    msg = (ev["ts_recv"] - ev["ts_recv"][0]) // 1_000
-    ev["ts_recv"] = 1_700_000_000_000_000_000 + 10_000_000 * msg
-    ev["ts_exch"] = ev["ts_recv"] - 1_000_000
+    ev = realistic_events(np.random.default_rng(11), 60_000, start_ticks=10_000,
+                          message_ns=10_000_000)  # fmt: skip
     np.save(tmp / "events.npy", ev)
     Catalog(tmp / "cat").write(inst, [ev], sources=[tmp / "events.npy"],
                                report=ValidationReport("dashboard"))  # fmt: skip

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -39,6 +38,7 @@ from l2trader.analysis.html import render_html
 from l2trader.analysis.inputs import RunInputs
 from l2trader.analysis.plots import FIGURE_TITLES, plots_unavailable, render_figures
 from l2trader.analysis.report import PlotData, Report
+from l2trader.atomic import write_text_atomic
 from l2trader.schema import Liquidity
 from l2trader.units import NS_PER_SECOND
 
@@ -290,12 +290,6 @@ def analyze(
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.html`` into ``out_dir`` (created; files replaced).
 
@@ -312,6 +306,6 @@ def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
     elif note is None:
         figures = render_figures(report.plot_data)
     json_path, html_path = out_dir / REPORT_JSON, out_dir / REPORT_HTML
-    _write_atomic(json_path, report.to_json())
-    _write_atomic(html_path, render_html(report, figures, titles=FIGURE_TITLES, note=note))
+    write_text_atomic(json_path, report.to_json())
+    write_text_atomic(html_path, render_html(report, figures, titles=FIGURE_TITLES, note=note))
     return json_path, html_path

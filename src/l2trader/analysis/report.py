@@ -29,7 +29,15 @@ from numpy.typing import NDArray
 from l2trader.analysis.inputs import MarketSeries
 from l2trader.errors import ArtifactError
 
-__all__ = ["NONFINITE", "TEXT_KEYS", "PlotData", "Report", "decode_number", "encode_value"]
+__all__ = [
+    "NONFINITE",
+    "TEXT_KEYS",
+    "PlotData",
+    "Report",
+    "decode_number",
+    "encode_value",
+    "json_nulls",
+]
 
 NONFINITE: Final[dict[str, float]] = {
     "NaN": math.nan,
@@ -64,6 +72,28 @@ def encode_value(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     raise ArtifactError(f"report: {type(value).__name__} value {value!r} is not JSON-serialisable")
+
+
+def json_nulls(value: Any) -> Any:
+    """``value`` as strict-JSON data: NaN/inf -> None, numpy scalars -> Python, recursively.
+
+    The null convention of the stress report, the journal's events and live validation
+    (:func:`encode_value` is the analysis report's string convention).
+
+    Examples
+    --------
+    >>> json_nulls({"a": [np.float64("nan"), np.int64(2)], "b": (math.inf, "x")})
+    {'a': [None, 2], 'b': [None, 'x']}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_nulls(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_nulls(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def decode_number(value: Any) -> Any:

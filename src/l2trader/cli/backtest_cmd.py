@@ -13,15 +13,7 @@ from l2trader.cli.progress import console, event_progress, rate_text
 from l2trader.engine.backtest import BacktestResult, run_backtest
 from l2trader.engine.config import BacktestConfig
 
-__all__ = ["backtest", "load_config", "print_result"]
-
-
-def load_config(path: Path) -> BacktestConfig:
-    """Read a backtest config from ``.toml`` or ``.json``."""
-    text = path.read_text()
-    if path.suffix == ".json":
-        return BacktestConfig.from_json(text)
-    return BacktestConfig.from_toml(text)
+__all__ = ["backtest", "print_result"]
 
 
 def backtest(
@@ -29,7 +21,7 @@ def backtest(
     runs_root: Annotated[Path | None, typer.Option(help="override the config's runs_root")] = None,
 ) -> None:
     """Run a backtest: catalog -> engine -> run directory + run registry row."""
-    cfg = load_config(config)
+    cfg = BacktestConfig.from_file(config)
     if runs_root is not None:
         cfg = cfg.model_copy(update={"runs_root": str(runs_root)})
     result = run_with_progress(cfg)

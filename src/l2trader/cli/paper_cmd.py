@@ -31,6 +31,7 @@ from rich.table import Table
 from l2trader.analysis.analyze import analyze, write_report
 from l2trader.analysis.checks import ChecksConfig
 from l2trader.analysis.inputs import RunInputs
+from l2trader.atomic import write_text_atomic
 from l2trader.cli.market_series import EXCHANGE_SESSION_S, build_market_series
 from l2trader.cli.progress import console
 from l2trader.data.catalog import Catalog
@@ -43,7 +44,7 @@ from l2trader.paper.recovery import checkpoint_position
 from l2trader.paper.service import create_app, serve
 from l2trader.paper.session import Session, SessionResult
 from l2trader.paper.validate import ParityReport, backtest_output, compare_outputs, output_tables
-from l2trader.paper.validation_task import MarketSampler, live_validator, validate_live
+from l2trader.paper.validation_task import MarketSampler, start_live_validation
 from l2trader.paper.warmup import warm_up
 
 __all__ = [
@@ -97,14 +98,9 @@ async def _served(session: Session, metrics: LiveMetrics, sampler: MarketSampler
     """The session with its HTTP service and live validation; print the live verdict."""
     cfg = session.config
     warm_up(session.new_engine)  # compile first: the service never stalls on it
-    validator = live_validator(cfg.strategy.kind, cfg.engine.initial_cash, sampler.tick_size,
-                               cfg.engine.feed_ns, cfg.live_checks)  # fmt: skip
     handle = await serve(create_app(metrics), cfg.service.host, cfg.service.port)
     console.print(f"service: {handle.url} (dashboard, /metrics, /healthz)")
-    task = None
-    if validator is not None:
-        task = asyncio.get_running_loop().create_task(validate_live(
-            lambda: session.engine, metrics, validator, sampler, cfg.validate_every_s))  # fmt: skip
+    task = start_live_validation(session, metrics, sampler)
     async with handle:
         try:
             result = await session.run(handle_signals=True)
@@ -330,7 +326,5 @@ def write_paper_report(report: dict[str, Any], parity: ParityReport | None, out_
     body = {**report, "parity": None if parity is None else parity.to_dict()}
     body["passed"] = bool(report.get("passed")) and (parity is None or parity.identical)
     path = out_dir / "paper_report.json"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(body, indent=1, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(body, indent=1, sort_keys=True, default=str))
     return path

@@ -73,11 +73,8 @@ class SyntheticLoader:
     def load(self) -> np.ndarray:
         """Generate the stream (same seed, same bytes)."""
         events = realistic_events(np.random.default_rng(self.seed), self.n_events,
-                                  start_ticks=60_000)  # fmt: skip
-        msg = (events["ts_recv"] - events["ts_recv"][0]) // 1_000
-        events["ts_recv"] = 1_700_000_000_000_000_000 + 10_000_000 * msg
-        events["ts_exch"] = events["ts_recv"] - 1_000_000
-        return events[int(np.searchsorted(msg, 500)) :].copy()
+                                  start_ticks=60_000, message_ns=10_000_000)  # fmt: skip
+        return events[int(np.searchsorted(events["seq"], 500)) :].copy()  # seq = message
 
 
 class StressData(FrozenConfig):
@@ -177,14 +174,6 @@ def print_scores(scores: list[StrategyScore]) -> None:
     console.print(table)
 
 
-def load_run_config(path: Path) -> StressRunConfig:
-    """Read a :class:`StressRunConfig` from ``.toml`` or ``.json``."""
-    text = path.read_text()
-    if path.suffix == ".json":
-        return StressRunConfig.from_json(text)
-    return StressRunConfig.from_toml(text)
-
-
 def stress(
     config: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="TOML or JSON")],
     suite: Annotated[str | None, typer.Option(help="quick | full | flash_crash")] = None,
@@ -193,7 +182,7 @@ def stress(
     out: Annotated[Path | None, typer.Option(help="report directory")] = None,
 ) -> None:
     """Run a stress suite, print the 0-100 scores, write the JSON + HTML report."""
-    cfg = load_run_config(config)
+    cfg = StressRunConfig.from_file(config)
     updates: dict[str, object] = {}
     if suite is not None:
         updates["suite"] = suite

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from l2trader.atomic import write_text_atomic
 from l2trader.config import FrozenConfig
 from l2trader.errors import ConfigError
 
@@ -125,7 +126,5 @@ def load_instruments(path: Path) -> dict[str, Instrument]:
 
 def save_instruments(path: Path, instruments: dict[str, Instrument]) -> None:
     """Write the registry atomically (temp file + rename), sorted by key."""
-    tmp = path.with_suffix(".json.tmp")
     rows = [instruments[k].model_dump(mode="json") for k in sorted(instruments)]
-    tmp.write_text(json.dumps(rows, indent=2) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(rows, indent=2) + "\n")

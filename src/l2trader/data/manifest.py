@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from l2trader.atomic import write_text_atomic
 from l2trader.data.io import sha256_file
 from l2trader.errors import CatalogError
 
@@ -82,6 +82,4 @@ def upsert_entry(manifest: dict[str, Any], entry: dict[str, Any]) -> dict[str, A
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to ``path`` through a temp file in the same directory and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

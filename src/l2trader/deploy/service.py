@@ -44,6 +44,7 @@ from typing import Final
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from l2trader.atomic import write_text_atomic
 from l2trader.deploy.alerts import AlertEvent, AlertInputs, AlertManager
 from l2trader.deploy.backup_schedule import BackupScheduler
 from l2trader.deploy.logs import configure_logging
@@ -53,13 +54,13 @@ from l2trader.paper.journal import Journal
 from l2trader.paper.live_metrics import LiveMetrics
 from l2trader.paper.service import create_app, serve
 from l2trader.paper.session import Session, SessionResult
-from l2trader.paper.validation_task import MarketSampler, live_validator, validate_live
+from l2trader.paper.validation_task import MarketSampler, start_live_validation
 from l2trader.paper.warmup import warm_up
 
-__all__ = ["DeployedService", "has_session", "service_file"]
+__all__ = ["DeployedService", "RecentIncrease", "has_session", "service_file"]
 
 logger = logging.getLogger("l2trader.deploy")
-_ERROR_WINDOW_NS: Final = 60_000_000_000
+_WINDOW_NS: Final = 60_000_000_000  # error rate and queue overflows: the last minute
 
 
 def service_file(settings: DeploySettings) -> Path:
@@ -73,7 +74,7 @@ def has_session(journal: Path) -> bool:
     if not journal.is_file():
         return False
     with Journal(journal) as j:
-        return j.last_seq > 2
+        return j.holds_session
 
 
 class DeployedService:
@@ -103,13 +104,9 @@ class DeployedService:
         paper = settings.paper
         self.sampler = MarketSampler(lambda: self.session.engine, inst.tick_size,
                                      paper.engine.grid_ns)  # fmt: skip
-        self.validator = live_validator(paper.strategy.kind, paper.engine.initial_cash,
-                                        inst.tick_size, paper.engine.feed_ns,
-                                        paper.live_checks)  # fmt: skip
         self.last_arrival_ns = time.monotonic_ns()
-        self._errors: deque[int] = deque()
-        self._overflows: deque[tuple[int, int]] = deque()
-        self._seen_alerts = 0
+        self._errors = RecentIncrease(_WINDOW_NS)
+        self._overflows = RecentIncrease(_WINDOW_NS)
         self.url = ""
 
     # ------------------------------------------------------------------ state for probes
@@ -138,12 +135,7 @@ class DeployedService:
 
     def inputs(self) -> AlertInputs:
         """The alert rules' view of the service now."""
-        now = time.monotonic_ns()
-        self._count_errors(now)
-        overflows = self.session.stats.blocked_puts
-        self._overflows.append((now, overflows))
-        while now - self._overflows[0][0] > _ERROR_WINDOW_NS:
-            self._overflows.popleft()
+        now, stats = time.monotonic_ns(), self.session.stats
         p99 = self.metrics.decision_latency.percentiles()[1]
         counters = self.session.engine.counters()
         disk = shutil.disk_usage(self.settings.paper.journal_path.parent)
@@ -152,19 +144,12 @@ class DeployedService:
             drawdown=self.metrics.drawdown if self.metrics.state_ts_ns >= 0 else math.nan,
             feed_stale_s=self.feed_stale_s(),
             latency_p99_ms=p99 / 1e6 if p99 is not None else math.nan,
-            error_rate=float(len(self._errors)),  # per minute: the window is 60 s
+            # session alerts (feed gaps, disconnects, backpressure) per minute (60 s window)
+            error_rate=float(self._errors.update(now, len(stats.alerts))),
             kill_switch=float(counters["risk_kill_switch"] > 0),
             disk_free_gib=disk.free / 2**30,
-            queue_overflows=float(overflows - self._overflows[0][1]),
+            queue_overflows=float(self._overflows.update(now, stats.blocked_puts)),
         )
-
-    def _count_errors(self, now: int) -> None:
-        """Session alerts (feed gaps, disconnects, backpressure) in the last minute."""
-        alerts = self.session.stats.alerts
-        self._errors.extend(now for _ in alerts[self._seen_alerts :])
-        self._seen_alerts = len(alerts)
-        while self._errors and now - self._errors[0] > _ERROR_WINDOW_NS:
-            self._errors.popleft()
 
     # ------------------------------------------------------------------ alerts
 
@@ -208,14 +193,13 @@ class DeployedService:
         app = create_app(self.metrics, ready=self.ready)
         handle = await serve(app, paper.service.host, self.port)
         self.url = handle.url
-        _write_json(service_file(self.settings), {"url": self.url, "pid": os.getpid()})
+        write_text_atomic(service_file(self.settings),
+                          json.dumps({"url": self.url, "pid": os.getpid()}))  # fmt: skip
         logger.info("service started", extra={"url": self.url, "journal": str(paper.journal)})
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(self._alert_loop())]
-        if self.validator is not None:
-            tasks.append(loop.create_task(validate_live(
-                lambda: self.session.engine, self.metrics, self.validator, self.sampler,
-                paper.validate_every_s)))  # fmt: skip
+        validation = start_live_validation(self.session, self.metrics, self.sampler)
+        tasks += [validation] if validation is not None else []
         try:
             result = await self.session.run(handle_signals=True)
         finally:
@@ -244,6 +228,29 @@ class DeployedService:
         service_file(self.settings).unlink(missing_ok=True)
 
 
+class RecentIncrease:
+    """Increase of a running total over the last ``window_ns``, from samples of it.
+
+    An increase counts from the sample that first saw it until that sample is older than
+    the window; the total is 0 at construction.
+
+    >>> r = RecentIncrease(60)
+    >>> r.update(10, 2), r.update(50, 3), r.update(75, 3), r.update(111, 3)
+    (2, 3, 1, 0)
+    """
+
+    def __init__(self, window_ns: int) -> None:
+        self.window_ns = window_ns
+        self._samples: deque[tuple[int, int]] = deque([(-(2**62), 0)])
+
+    def update(self, now_ns: int, total: int) -> int:
+        """Record ``total`` at ``now_ns``; return its increase within the window."""
+        self._samples.append((now_ns, total))
+        while len(self._samples) > 1 and now_ns - self._samples[1][0] > self.window_ns:
+            self._samples.popleft()  # the oldest kept sample is the baseline before the window
+        return total - self._samples[0][1]
+
+
 def _scheduler(settings: DeploySettings) -> BackupScheduler | None:
     spec = settings.backup
     if spec.every_s is None:
@@ -251,12 +258,6 @@ def _scheduler(settings: DeploySettings) -> BackupScheduler | None:
     registry = Path(spec.registry) if spec.registry else None
     return BackupScheduler(spec, journal=settings.paper.journal_path, registry=registry,
                            catalog=Path(settings.paper.data.catalog))  # fmt: skip
-
-
-def _write_json(path: Path, body: dict[str, object]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(body))
-    os.replace(tmp, path)
 
 
 class _ServiceCollector(Collector):

@@ -40,13 +40,13 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from l2trader.analysis.report import json_nulls
 from l2trader.errors import InvalidValueError, JournalCorruptError, JournalError
 from l2trader.paper.blob import pack_arrays, unpack_arrays
 from l2trader.paper.journal_schema import (
     DATA_TABLES,
     FILL_KEY,
     SEQ_TABLES,
-    finite,
     schema,
     seq_issues,
 )
@@ -246,9 +246,7 @@ class Journal:
             if arr.size:
                 rows[table] = arr.tolist()
         if rows and checkpoint is not None:
-            blob = bytes(checkpoint[0])
-            rows["checkpoints"] = [(None, int(checkpoint[1]), hashlib.sha256(blob).hexdigest(),
-                                    blob)]  # fmt: skip
+            rows["checkpoints"] = [_checkpoint_row(*checkpoint)]
         return self._write(rows) if rows else self.last_seq
 
     def checkpoint(self, engine_state: bytes, *, ts_recv: int = -1) -> int:
@@ -257,11 +255,7 @@ class Journal:
         ``engine_state`` is opaque (see :func:`pack_arrays`); ``ts_recv`` (ns) is the engine
         time it reflects, -1 if unknown.
         """
-        blob = bytes(engine_state)
-        with self._txn("BEGIN IMMEDIATE"):
-            covers = self.last_seq
-            row = (covers, int(ts_recv), hashlib.sha256(blob).hexdigest(), blob)
-            return self._commit({"checkpoints": [row]})
+        return self._write({"checkpoints": [_checkpoint_row(engine_state, ts_recv)]})
 
     def record_event(self, kind: str, name: str, state: str, detail: Mapping[str, Any],
                      *, ts_ns: int | None = None) -> int:  # fmt: skip
@@ -270,7 +264,7 @@ class Journal:
         ``detail`` is stored as JSON (non-finite floats as null); ``ts_ns`` defaults to now.
         """
         ts = time.time_ns() if ts_ns is None else int(ts_ns)
-        text = json.dumps(finite(dict(detail)), sort_keys=True, default=str)
+        text = json.dumps(json_nulls(dict(detail)), sort_keys=True, default=str)
         return self._write({"events": [(ts, str(kind), str(name), str(state), text)]})
 
     def read_events(self, kind: str | None = None) -> list[dict[str, Any]]:
@@ -289,6 +283,11 @@ class Journal:
                 return self._commit(rows)
         except sqlite3.IntegrityError as exc:
             raise JournalError(f"{self.path}: append refused, nothing written ({exc})") from exc
+
+    @property
+    def holds_session(self) -> bool:
+        """True once anything beyond the ``meta`` row (seq 1) and its commit was written."""
+        return self.last_seq > 2
 
     @property
     def last_seq(self) -> int:
@@ -390,3 +389,9 @@ class Journal:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:  # fmt: skip
         self.close()
+
+
+def _checkpoint_row(engine_state: bytes, ts_recv: int) -> tuple[Any, ...]:
+    """A ``checkpoints`` row; ``covers_seq`` None = every row inserted before it (_commit)."""
+    blob = bytes(engine_state)
+    return (None, int(ts_recv), hashlib.sha256(blob).hexdigest(), blob)

@@ -7,7 +7,6 @@ the seqs it read.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -16,7 +15,7 @@ from numpy.typing import NDArray
 
 from l2trader.schema import FILL_DTYPE, ORDER_DTYPE, ORDER_EVENT_DTYPE, STATE_DTYPE
 
-__all__ = ["DATA_TABLES", "FILL_KEY", "SEQ_TABLES", "finite", "schema", "seq_issues"]
+__all__ = ["DATA_TABLES", "FILL_KEY", "SEQ_TABLES", "schema", "seq_issues"]
 
 DATA_TABLES: Final = {"intents": ORDER_DTYPE, "order_events": ORDER_EVENT_DTYPE,
                       "fills": FILL_DTYPE, "state": STATE_DTYPE}  # fmt: skip
@@ -61,17 +60,6 @@ def schema() -> list[str]:
         stmts.append(f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} {_NO_CHANGE}")
         stmts.append(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {_NO_CHANGE}")
     return stmts
-
-
-def finite(value: Any) -> Any:
-    """NaN/inf floats -> None, recursively (strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
 
 
 def seq_issues(seqs: Mapping[str, NDArray[np.int64]], commits: NDArray[np.int64]) -> list[str]:

@@ -48,6 +48,7 @@ from l2trader.analysis import (
 from l2trader.analysis.analyze import SECTIONS, flat_metrics
 from l2trader.analysis.checks import CheckResult, ChecksConfig, evaluate_checks, verdict
 from l2trader.analysis.inputs import Calendar, MarketSeries, RunInputs
+from l2trader.analysis.report import json_nulls
 from l2trader.errors import ConfigError, InvalidValueError, L2TraderError
 from l2trader.schema import FILL_DTYPE, ORDER_DTYPE, ORDER_EVENT_DTYPE, STATE_DTYPE
 
@@ -102,15 +103,6 @@ def consecutive_losses(pnl: NDArray[np.float64]) -> int:
     return int(pnl.size - 1 - not_loss[-1]) if not_loss.size else int(pnl.size)
 
 
-def _finite(x: Any) -> Any:
-    """``x`` as a JSON value: numpy scalars -> Python, NaN and +-inf -> None."""
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 @dataclass(frozen=True)
 class LiveValidation:
     """One evaluation: headline metrics, the checks and the counts it was computed on.
@@ -145,9 +137,9 @@ class LiveValidation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (NaN and +-inf -> None); ``checks`` as dicts of ``CheckResult``."""
-        checks = [{k: _finite(v) for k, v in dataclasses.asdict(c).items()} for c in self.checks]
+        checks = [{k: json_nulls(v) for k, v in dataclasses.asdict(c).items()} for c in self.checks]
         return {
-            "metrics": {k: _finite(v) for k, v in self.metrics.items()},
+            "metrics": {k: json_nulls(v) for k, v in self.metrics.items()},
             "checks": checks,
             "passed": self.passed,
             "n_state": self.n_state,

@@ -42,12 +42,12 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Final, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from l2trader.atomic import write_text_atomic
 from l2trader.data.catalog import Catalog
 from l2trader.engine import state as S
 from l2trader.engine.backtest import load_signals
@@ -163,7 +163,7 @@ class Session:
 
     def _open(self, resume: bool) -> tuple[Position, RowCursor]:
         if not resume:
-            if self.journal.last_seq > 2:  # meta row + its commit
+            if self.journal.holds_session:
                 raise JournalError(f"{self.journal.path} already holds a session: "
                                    "resume it (paper resume) or use a new journal")  # fmt: skip
             return Position(), RowCursor()
@@ -207,7 +207,7 @@ class Session:
             self.journal.close()
             return result
         self.config.stop_path.unlink(missing_ok=True)
-        _write_atomic(self.config.pid_path, f"{os.getpid()}\n")
+        write_text_atomic(self.config.pid_path, f"{os.getpid()}\n")
         try:
             ended = await self._loop(handle_signals)
         except BaseException:
@@ -390,11 +390,4 @@ class Session:
             "portfolio": self.engine.trader.pf[:3].tolist(),
             "written_ns": time.time_ns(),
         }
-        _write_atomic(self.config.status_path, json.dumps(status, default=float))  # fmt: skip
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        write_text_atomic(self.config.status_path, json.dumps(status, default=float))  # fmt: skip

@@ -25,8 +25,9 @@ from l2trader.engine.engine import Engine
 from l2trader.paper.live_metrics import LiveMetrics
 from l2trader.paper.live_validation import LiveValidator
 from l2trader.paper.recovery import engine_rows
+from l2trader.paper.session import Session
 
-__all__ = ["MarketSampler", "live_validator", "validate_live"]
+__all__ = ["MarketSampler", "live_validator", "start_live_validation", "validate_live"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,18 @@ def live_validator(kind: str, capital: float, tick_size: float, feed_ns: int,
         return None
     spec = checks if checks is not None else DEFAULT_CHECKS.get(kind)
     return LiveValidator(spec, capital, tick_size, feed_ns=feed_ns)
+
+
+def start_live_validation(session: Session, metrics: LiveMetrics,
+                          sampler: MarketSampler) -> asyncio.Task[None] | None:  # fmt: skip
+    """Run :func:`validate_live` for ``session`` on the running loop (None: no capital)."""
+    cfg = session.config
+    validator = live_validator(cfg.strategy.kind, cfg.engine.initial_cash, sampler.tick_size,
+                               cfg.engine.feed_ns, cfg.live_checks)  # fmt: skip
+    if validator is None:
+        return None
+    return asyncio.get_running_loop().create_task(validate_live(
+        lambda: session.engine, metrics, validator, sampler, cfg.validate_every_s))  # fmt: skip
 
 
 async def validate_live(engine: Callable[[], Engine], metrics: LiveMetrics,

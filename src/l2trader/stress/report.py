@@ -23,7 +23,6 @@ import base64
 import io
 import json
 import math
-import os
 import time
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -34,6 +33,8 @@ import numpy as np
 
 from l2trader.analysis.html import format_value
 from l2trader.analysis.plots import plots_unavailable
+from l2trader.analysis.report import json_nulls
+from l2trader.atomic import write_text_atomic
 from l2trader.stress.runner import CaseResult
 from l2trader.stress.score import ScoreConfig, StrategyScore
 from l2trader.version import code_version
@@ -51,17 +52,6 @@ td.num { text-align: right; font-family: monospace; } th { background: #f3f3f3; 
 .pass { color: #1a7f1a; font-weight: bold; } .fail { color: #b31b1b; font-weight: bold; }
 .note { color: #666; font-size: 0.85em; } img { max-width: 100%; }
 """
-
-
-def _clean(value: Any) -> Any:
-    """NaN/inf -> None, recursively (strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _strategy_entry(
@@ -102,7 +92,7 @@ def build_report(
     ids = strategy_ids or {}
     entries = [_strategy_entry(s, results, cfg, ids.get(s.strategy, "")) for s in scores]
     head = entries[0] if entries else {}
-    report: dict[str, Any] = _clean({
+    report: dict[str, Any] = json_nulls({
         "run_id": run_id, "config_id": config_id, "code_version": code_version(),
         "created_ns": time.time_ns(), "strategy_id": head.get("strategy_id", ""),
         "passed": bool(head.get("passed", False)),
@@ -233,11 +223,8 @@ def write_report(
     report: dict[str, Any], results: Sequence[CaseResult], out_dir: Path
 ) -> tuple[Path, Path]:
     """Write ``stress_report.json`` and ``stress_report.html`` into ``out_dir`` (atomically)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = (out_dir / "stress_report.json", out_dir / "stress_report.html")
     texts = (json.dumps(report, indent=2, allow_nan=False), render_html(report, results))
     for path, text in zip(paths, texts, strict=True):
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     return paths

@@ -114,13 +114,15 @@ def realistic_events(
     start_ticks: int = 6_000_000,
     max_rows: int = 10,
     trade_share: float = 0.05,
+    message_ns: int = 1_000,
 ) -> np.ndarray:
     """A long benchmark stream: 1..``max_rows`` updates per batch within ~60 ticks of the touch.
 
     The mid moves by -1/0/+1 tick per batch; a batch that moves it first deletes the one
     level the move would cross, so the book is never crossed. Level offsets from the touch
     are geometric (mean ~6 ticks, capped at 60), 30% of updates delete a level and
-    ``trade_share`` of the updates are trades instead.
+    ``trade_share`` of the updates are trades instead. Messages are ``message_ns`` apart
+    (``ts_recv``, from 1.7e18 ns); ``ts_exch`` is 1 ms earlier.
 
     Examples
     --------
@@ -140,7 +142,7 @@ def realistic_events(
     off = np.where(moved, 0, np.minimum(rng.geometric(0.15, size=n_events) - 1, 60))
     # a move up deletes the ask at the old mid (= mid - 1); a move down the bid at mid
     out = np.zeros(n_events, dtype=EVENT_DTYPE)
-    out["ts_recv"] = 1_700_000_000_000_000_000 + 1_000 * msg
+    out["ts_recv"] = 1_700_000_000_000_000_000 + message_ns * msg
     out["ts_exch"] = out["ts_recv"] - 1_000_000
     out["seq"] = msg
     out["price_ticks"] = np.where(side == 1, mid - 1 - off, mid + off)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "l2trader"
-CORE = {"schema", "units", "errors", "config", "_numba", "__init__", "version"}
+CORE = {"schema", "units", "errors", "config", "_numba", "__init__", "version", "atomic"}
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "data": {"core"},

@@ -35,11 +35,8 @@ def usdm_events(shared_data: Path) -> np.ndarray:
 
 def synthetic_events(seed: int = 7, n: int = 60_000) -> np.ndarray:
     """A valid synthetic stream: one message every 10 ms (``realistic_events`` re-timed)."""
-    events = realistic_events(np.random.default_rng(seed), n)
-    msg = (events["ts_recv"] - events["ts_recv"][0]) // 1_000
-    events["ts_recv"] = 1_700_000_000_000_000_000 + 10_000_000 * msg
-    events["ts_exch"] = events["ts_recv"] - 1_000_000
-    start = int(np.searchsorted(msg, 500))  # both sides are populated by then
+    events = realistic_events(np.random.default_rng(seed), n, message_ns=10_000_000)
+    start = int(np.searchsorted(events["seq"], 500))  # both sides are populated by then
     return events[start:].copy()
 
 
